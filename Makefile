@@ -13,7 +13,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 DEMO_Q ?= what was the percentage change in net revenue from 2023 to 2024?
 DEMO_PAGE ?= NWI/2024/page_12.pdf
 
-.PHONY: install models demo test test-fast nbtest pytest export-check bench clean help
+.PHONY: install models demo dashboard test test-fast nbtest pytest export-check bench clean help
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -32,6 +32,9 @@ models: install  ## assemble and verify the offline models under FINRAG_HOME
 demo: models  ## ingest the demo corpus and answer a sample question
 	$(BIN)/finrag ingest demo/northwind_2024.json
 	$(BIN)/finrag ask "$(DEMO_Q)" --page "$(DEMO_PAGE)"
+
+dashboard: models  ## the Voila dashboard on http://127.0.0.1:8866 (set FINRAG_API_URL/FINRAG_API_KEY to ask a running API)
+	$(BIN)/voila dashboards/finrag.ipynb --port 8866 --no-browser --Voila.ip=127.0.0.1
 
 export-check: install  ## the notebooks and finrag/ must agree
 	$(BIN)/nbdev_export
