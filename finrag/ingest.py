@@ -18,8 +18,7 @@ from .data import DataError, Page, Table, load
 __all__ = ['ChunkKind', 'STOPWORDS', 'IngestError', 'Chunk', 'chunk_id', 'page_hash', 'row_text', 'table_text', 'chunk_page',
            'check_page', 'norm_number', 'tokenize', 'Embedder', 'FakeEmbedder', 'SentenceEmbedder', 'OpenAIEmbedder',
            'CachedEmbedder', 'make_embedder', 'PageStore', 'BM25Index', 'chroma_client', 'chroma_collection',
-           'chroma_meta', 'IngestReport', 'Index', 'add_pages', 'rebuild_bm25', 'bm25_stale', 'bm25', 'vectors',
-           'ingest_files']
+           'chroma_meta', 'IngestReport', 'Index', 'ingest_files']
 
 # %% ../nbs/02_ingest.ipynb #6b9fcdff
 class IngestError(FinragError):
@@ -495,7 +494,7 @@ def _persist(self: Index, chunked: list, vecs: np.ndarray):
 
 Index._write_group, Index._persist = _write_group, _persist
 
-def add_pages(self: Index, pages: Iterable[Union[Page, dict]], progress: bool = True) -> IngestReport:
+def _add_pages(self: Index, pages: Iterable[Union[Page, dict]], progress: bool = True) -> IngestReport:
     "Ingest pages (idempotent: unchanged pages are skipped, changed ones replaced); returns what happened."
     t0, report = time.perf_counter(), IngestReport()
     todo = self._triage(pages, report)
@@ -506,33 +505,33 @@ def add_pages(self: Index, pages: Iterable[Union[Page, dict]], progress: bool = 
     report.seconds = time.perf_counter() - t0
     return report
 
-Index.add_pages = add_pages
+Index.add_pages = _add_pages
 
 # %% ../nbs/02_ingest.ipynb #3f3f4fc9
-def rebuild_bm25(self: Index) -> BM25Index:
+def _rebuild_bm25(self: Index) -> BM25Index:
     "Rebuild BM25 over every stored chunk and save it."
     gen = self.store.generation()
     self._bm25 = BM25Index.build(self.store.all_chunks(), gen)
     self._bm25.save(self.dir/'bm25')
     return self._bm25
 
-def bm25_stale(self: Index) -> bool:
+def _bm25_stale(self: Index) -> bool:
     "True if the saved BM25 is missing or older than the page store."
     saved = BM25Index.load(self.dir/'bm25')
     return saved is None or saved.generation != self.store.generation()
 
 @property
-def bm25(self: Index) -> BM25Index:
+def _bm25_prop(self: Index) -> BM25Index:
     "The BM25 index, loaded (or rebuilt if stale) on first use."
     if self._bm25 is None or self._bm25.generation != self.store.generation():
         saved = BM25Index.load(self.dir/'bm25')
         self._bm25 = saved if saved is not None and saved.generation == self.store.generation() else self.rebuild_bm25()
     return self._bm25
 
-Index.rebuild_bm25, Index.bm25_stale, Index.bm25 = rebuild_bm25, bm25_stale, bm25
+Index.rebuild_bm25, Index.bm25_stale, Index.bm25 = _rebuild_bm25, _bm25_stale, _bm25_prop
 
 # %% ../nbs/02_ingest.ipynb #c8fa238c
-def vectors(self: Index, ids: Sequence[str]) -> np.ndarray:
+def _vectors(self: Index, ids: Sequence[str]) -> np.ndarray:
     "The stored vectors of chunks `ids`, in that order."
     if not ids: return np.zeros((0, 0), dtype=np.float32)
     got = self.collection.get(ids=list(ids), include=['embeddings'])
@@ -541,7 +540,7 @@ def vectors(self: Index, ids: Sequence[str]) -> np.ndarray:
     if missing: raise IngestError(f"{len(missing)} chunk(s) have no vector in Chroma (e.g. {missing[0]})", hint="re-run `finrag ingest`")
     return np.asarray([by_id[k] for k in ids], dtype=np.float32)
 
-Index.vectors = vectors
+Index.vectors = _vectors
 
 # %% ../nbs/02_ingest.ipynb #e14aa7b2
 def ingest_files(paths: Sequence[Union[str, Path]], fmt: str = 'auto', settings: Settings | None = None, progress: bool = True,

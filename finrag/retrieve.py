@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'FEATURES', 'LOCAL_WEIGHTS', 'Mode', 'PAGE_KINDS', 'RetrievalError', 'Evidence', 'is_year', 'Terms', 'terms',
            'ranks', 'rrf', 'chunk_features', 'local_bm25', 'feature_matrix', 'Reranker', 'LocalReranker',
-           'CohereReranker', 'make_reranker', 'Retriever', 'retrieve', 'search', 'format_results', 'question_query',
+           'CohereReranker', 'make_reranker', 'Retriever', 'search', 'format_results', 'question_query',
            'eval_questions', 'score_ranking', 'summarise', 'eval_retrieval', 'format_metrics']
 
 # %% ../nbs/03_retrieve.ipynb #94213a71
@@ -293,7 +293,7 @@ def _bm25_mask(self: Retriever, company: str | None, year: int | None, kinds: Se
 Retriever._bm25_mask = _bm25_mask
 
 # %% ../nbs/03_retrieve.ipynb #231d9699
-def retrieve(self: Retriever, question: str, page_id: str | None = None, company: str | None = None, year: int | None = None,
+def _retrieve(self: Retriever, question: str, page_id: str | None = None, company: str | None = None, year: int | None = None,
              k: int = 10, mode: Mode | None = None, kinds: Sequence[str] | None = None, rerank: bool = True) -> list[Evidence]:
     "The `k` best chunks for `question`, page-scoped when `page_id` is given, else over the corpus (filtered)."
     if not question or not question.strip(): raise RetrievalError("the question is empty")
@@ -313,7 +313,7 @@ def retrieve(self: Retriever, question: str, page_id: str | None = None, company
     dense.update(zip(need, self.index.vectors(need) @ qvec if need else []))
     return self._rank(question, [by_id[i] for i in ids], np.array([dense[i] for i in ids]), np.array([bm25[i] for i in ids]), k, rerank)
 
-Retriever.retrieve = retrieve
+Retriever.retrieve = _retrieve
 
 # %% ../nbs/03_retrieve.ipynb #c65c6f14
 def search(query: str, page_id: str | None = None, k: int = 10, settings: Settings | None = None, company: str | None = None,
