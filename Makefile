@@ -13,7 +13,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 DEMO_Q ?= what was the percentage change in net revenue from 2023 to 2024?
 DEMO_PAGE ?= NWI/2024/page_12.pdf
 
-.PHONY: install models demo dashboard test test-fast nbtest pytest export-check bench clean help
+.PHONY: install models demo dashboard serve test test-fast nbtest pytest export-check bench clean help
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -36,6 +36,10 @@ demo: models  ## ingest the demo corpus and answer a sample question
 dashboard: models  ## the Voila dashboard on http://127.0.0.1:8866 (set FINRAG_API_URL/FINRAG_API_KEY to ask a running API)
 	$(BIN)/voila dashboards/finrag.ipynb --port 8866 --no-browser --Voila.ip=127.0.0.1
 
+SERVE_PORT ?= 3000
+serve: models  ## run the HTTP API on 127.0.0.1:$(SERVE_PORT) (OpenAPI at /docs.json; first: finrag keys create --role reader)
+	$(BIN)/finrag serve --host 127.0.0.1 --port $(SERVE_PORT)
+
 export-check: install  ## the notebooks and finrag/ must agree
 	$(BIN)/nbdev_export
 	@if [ -n "$$(git status --porcelain finrag)" ]; then git status --porcelain finrag; \
@@ -51,6 +55,7 @@ test: export-check nbtest pytest  ## everything CI runs
 
 bench: models  ## speed and scale benchmarks (not part of the tests)
 	$(BIN)/python bench/bench_retrieval.py
+	$(BIN)/python bench/bench_service.py
 
 clean:  ## remove the environment and FINRAG_HOME
 	rm -rf $(VENV) $(FINRAG_HOME)

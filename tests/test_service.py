@@ -1,0 +1,299 @@
+"""The HTTP service end to end: a real `bentoml serve` on a free loopback port, called over HTTP.
+
+The server runs in a scratch FINRAG_HOME with the real embedding model and recorded LLM answers
+(FINRAG_LLM_CACHE=replay over tests/fixtures/service_llm_cache.sqlite), so it is fast and deterministic; the demo
+corpus is ingested through the API. The fixtures are re-recorded with `python bench/bench_service.py --record
+tests/fixtures` when the prompts or retrieval change (the happy-path test says so when they are stale).
+"""
+import json, os, re, shutil, sqlite3, subprocess, sys, threading, time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
+import httpx
+import pytest
+from finrag.api import local_server
+from finrag.auth import KeyStore, new_key
+from finrag.audit import SqliteAuditLog
+from finrag.config import repo_root
+
+ROOT = repo_root()
+FIXTURES = ROOT/'tests'/'fixtures'
+DEMO = json.loads((ROOT/'demo'/'northwind_2024.json').read_text())
+Q = {'question': DEMO[0]['qa']['question'], 'page_id': DEMO[0]['filename']}  # the recorded question
+
+
+@pytest.fixture(scope='module')
+def srv(tmp_path_factory):
+    "The running server: url, home, log path, and keys for every role (plus a revoked and a slow one)."
+    home = tmp_path_factory.mktemp('finrag-service')
+    models = Path(os.environ.get('FINRAG_HOME', ROOT/'.finrag'))/'models'
+    if models.is_dir(): (home/'models').symlink_to(models.resolve())
+    (home/'cache').mkdir()
+    shutil.copy(FIXTURES/'service_embeddings.sqlite', home/'cache'/'embeddings.sqlite')  # saves embedding the demo again
+    shutil.copy(FIXTURES/'service_llm_cache.sqlite', home/'llm_replay.sqlite')
+    ks = KeyStore(home/'keys.sqlite')
+    keys = {r: ks.create(r, f'test-{r}', rate_per_min=100_000).secret for r in ('reader', 'ingester', 'admin')}
+    keys['slow'] = ks.create('reader', 'slow', rate_per_min=6).secret  # a bucket of one request
+    keys['revoked'] = ks.create('reader', 'gone').secret
+    ks.revoke(keys['revoked'].split('_')[1])
+    env = {'FINRAG_HOME': str(home), 'FINRAG_LLM_CACHE': 'replay', 'FINRAG_LLM_CACHE_PATH': str(home/'llm_replay.sqlite'),
+           'HF_HUB_OFFLINE': '1', 'TOKENIZERS_PARALLELISM': 'false', 'FINRAG_DATABASE_URL': ''}
+    log = home/'server.log'
+    with local_server(env, log_path=log, timeout=300) as url:
+        yield dict(url=url, home=home, log=log, keys=keys)
+
+
+def call(srv, method, path, role=None, **kw):
+    headers = {**({'Authorization': f"Bearer {srv['keys'][role]}"} if role else {}), **kw.pop('headers', {})}
+    return httpx.request(method, srv['url'] + path, headers=headers, timeout=120, **kw)
+
+
+@pytest.fixture(scope='module')
+def corpus(srv):
+    "Ask before anything is indexed (kept for the test), then ingest the demo corpus through the API."
+    empty = call(srv, 'POST', '/ask', 'reader', json=Q)
+    r = call(srv, 'POST', '/ingest', 'ingester', json=DEMO)
+    assert r.status_code == 202, r.text
+    t0 = time.time()
+    while (job := call(srv, 'GET', r.json()['status_url'], 'ingester').json())['status'] in ('queued', 'running'):
+        assert time.time() - t0 < 300, 'ingestion did not finish'
+        time.sleep(0.3)
+    return dict(empty=empty, accepted=r.json(), job=job)
+
+
+def err(r):
+    "(status, error code, field) of an error response, checking it is our JSON shape."
+    body = r.json()
+    assert set(body) >= {'error', 'message', 'field', 'reason', 'request_id'}, body
+    return r.status_code, body['error'], body['field']
+
+
+# --- probes, schema ---------------------------------------------------------------------------------------
+
+def test_probes_and_openapi(srv):
+    assert call(srv, 'GET', '/healthz').status_code == 200
+    assert call(srv, 'GET', '/readyz').status_code == 200
+    spec = call(srv, 'GET', '/docs.json').json()
+    assert {'/ask', '/ingest', '/jobs/{job_id}', '/pages', '/audit/verify'} <= set(spec['paths'])
+    assert {'APIKeyHeader', 'HTTPBearer'} <= set(spec['components'].get('securitySchemes', {}))
+
+
+# --- ingestion and the happy path -------------------------------------------------------------------------
+
+def test_empty_index_is_a_clear_409(corpus):
+    assert err(corpus['empty']) == (409, 'empty_index', None)
+    assert 'ingest pages first' in corpus['empty'].json()['message']
+
+
+def test_ingest_job_reports(corpus):
+    assert corpus['accepted']['pages'] == 5 and corpus['accepted']['records'] == len(DEMO)
+    job = corpus['job']
+    assert job['status'] == 'done', job
+    assert job['report']['pages_added'] == 5 and job['report']['chunks_added'] > 40 and not job['report']['errors']
+
+
+def test_pages_lists_the_index(srv, corpus):
+    r = call(srv, 'GET', '/pages?limit=2', 'reader').json()
+    assert r['total'] == 5 and len(r['pages']) == 2 and Q['page_id'] in call(srv, 'GET', '/pages', 'reader').json()['pages']
+
+
+def test_ask_happy_path(srv, corpus):
+    r = call(srv, 'POST', '/ask', 'reader', json=Q)
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a['failed_stage'] is None, (f"the recorded LLM answers no longer match the prompts ({a['error']}); "
+                                       "re-record: python bench/bench_service.py --record tests/fixtures")
+    assert a['ok'] and a['display'] and a['expression'] and a['request_id'] == r.headers['x-request-id']
+    assert a['values'] and all(v['grounded'] and v['ref'] and v['chunk_id'] and v['quote'] for v in a['values'])
+    assert {s['stage'] for s in a['trace']} == {'retrieval', 'specify', 'extract', 'evaluate'}
+    assert all(s['cached'] for s in a['trace'] if s['calls']) and a['trace'][1]['prompt'].startswith('agent@v')
+    assert a['evidence'] and a['evidence'][0]['label']
+
+
+def test_admin_may_ask_too(srv, corpus):
+    assert call(srv, 'POST', '/ask', 'admin', json=Q).json()['ok']
+
+
+# --- auth -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('headers,message', [
+    ({}, 'no API key was sent'),
+    ({'Authorization': 'Bearer not-a-key'}, 'malformed'),
+    ({'X-API-Key': new_key()[1]}, 'not valid'),
+    ({'Authorization': 'Basic dXNlcjpwYXNz'}, 'no API key was sent'),
+])
+def test_unauthenticated(srv, headers, message):
+    r = call(srv, 'POST', '/ask', json=Q, headers=headers)
+    assert err(r)[:2] == (401, 'unauthenticated') and message in r.json()['message']
+    assert r.headers['www-authenticate'] == 'Bearer'
+
+
+def test_wrong_secret_for_a_real_key_id(srv):
+    kid = srv['keys']['reader'].split('_')[1]
+    r = call(srv, 'GET', '/pages', headers={'X-API-Key': f"frg_{kid}_{'x' * 43}"})
+    assert err(r)[:2] == (401, 'unauthenticated') and 'not valid' in r.json()['message']
+
+
+def test_revoked_key(srv):
+    r = call(srv, 'GET', '/pages', 'revoked')
+    assert err(r)[:2] == (401, 'unauthenticated') and 'was revoked' in r.json()['message']
+
+
+@pytest.mark.parametrize('role,method,path,body', [
+    ('reader', 'POST', '/ingest', DEMO[:1]), ('ingester', 'POST', '/ask', Q),
+    ('reader', 'GET', '/audit/verify', None), ('ingester', 'GET', '/audit/records', None), ('reader', 'GET', '/jobs/x', None)])
+def test_forbidden(srv, role, method, path, body):
+    r = call(srv, method, path, role, json=body)
+    assert err(r)[:2] == (403, 'forbidden') and f"role '{role}' may not" in r.json()['message']
+
+
+def test_rate_limit(srv):
+    first = call(srv, 'GET', '/pages', 'slow')
+    r = call(srv, 'GET', '/pages', 'slow')
+    assert first.status_code == 200 and err(r)[:2] == (429, 'rate_limited')
+    assert 1 <= int(r.headers['retry-after']) <= 10
+
+
+# --- bad input --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('body,status,field', [
+    ({'question': 'x' * 1001}, 422, 'question'),
+    ({'question': ''}, 422, 'question'),
+    ({'question': '    '}, 422, 'question'),
+    ({'question': '12345 ?'}, 422, 'question'),
+    ({'question': 123}, 422, 'question'),
+    ({}, 422, 'question'),
+    ({'question': 'what was revenue?', 'year': 'soon'}, 422, 'year'),
+    ({'question': 'what was revenue?', 'year': 20240}, 422, 'year'),
+    ({'question': 'what was revenue?', 'page': 'x'}, 422, 'page'),
+    ({'question': 'what was revenue?', 'page_id': 'NOPE/2024/page_1.pdf'}, 404, 'page_id'),
+    ({'question': 'what was revenue?', 'company': 'NOPE'}, 404, 'company'),
+    ([1, 2], 422, 'body'),
+])
+def test_bad_ask_bodies(srv, corpus, body, status, field):
+    r = call(srv, 'POST', '/ask', 'reader', json=body)
+    assert err(r)[0::2] == (status, field), r.text
+    assert r.json()['reason']
+
+
+def test_lone_surrogate_is_refused_not_crashed(srv, corpus):
+    r = call(srv, 'POST', '/ask', 'reader', content=b'{"question": "what was revenue \\ud800?"}',
+             headers={'content-type': 'application/json'})
+    assert err(r)[0::2] == (422, 'question')
+
+
+def test_invalid_json(srv):
+    r = call(srv, 'POST', '/ask', 'reader', content=b'{"question": ', headers={'content-type': 'application/json'})
+    assert err(r) == (400, 'invalid_json', 'body')
+
+
+def test_huge_body_with_length(srv):
+    r = call(srv, 'POST', '/ask', 'reader', json={'question': 'x' * 200_000})
+    assert err(r) == (413, 'too_large', 'body')
+
+
+def test_huge_body_streamed_without_length(srv):
+    def chunks():
+        yield b'{"question": "'
+        for _ in range(100): yield b'x' * 4096
+        yield b'"}'
+    r = call(srv, 'POST', '/ask', 'reader', content=chunks(), headers={'content-type': 'application/json'})
+    assert err(r) == (413, 'too_large', 'body')
+
+
+def test_bad_ingest_records(srv):
+    bad = [DEMO[0], {**DEMO[1], 'table': [['', '2024'], ['revenue', '1', '2']]}]
+    r = call(srv, 'POST', '/ingest', 'ingester', json=bad)
+    assert err(r) == (422, 'invalid_request', '[1].table') and 'row 1 has 3 cells' in r.json()['reason']
+    assert err(call(srv, 'POST', '/ingest', 'ingester', json={'not': 'a list'}))[0::2] == (422, 'body')
+    assert err(call(srv, 'POST', '/ingest', 'ingester', json=[]))[0] == 422
+    assert err(call(srv, 'GET', '/jobs/does-not-exist', 'ingester')) == (404, 'not_found', 'job_id')
+
+
+# --- concurrency ------------------------------------------------------------------------------------------
+
+def test_concurrent_clients(srv, corpus):
+    "16 clients at once: every answer arrives, and they agree."
+    with ThreadPoolExecutor(16) as ex:
+        rs = list(ex.map(lambda _: call(srv, 'POST', '/ask', 'reader', json=Q), range(32)))
+    assert [r.status_code for r in rs] == [200] * 32
+    assert len({r.json()['display'] for r in rs}) == 1 and len({r.json()['request_id'] for r in rs}) == 32
+
+
+def test_ingestion_does_not_block_ask(srv, corpus):
+    "While a job embeds 60 new pages, questions are still answered promptly."
+    pages = [{'id': f'LOAD/2020/page_{i}.pdf-1', 'pre_text': [f'filler text number {i} about widgets {i * 7919} .'] * 4,
+              'post_text': [], 'table': [['', '2020', '2019'], [f'widgets {i}', str(i), str(i + 1)]]} for i in range(60)]
+    job = call(srv, 'POST', '/ingest', 'ingester', json=pages).json()
+    t0 = time.time()
+    r = call(srv, 'GET', '/pages', 'reader')
+    a = call(srv, 'POST', '/ask', 'reader', json=Q)
+    waited = time.time() - t0
+    status = call(srv, 'GET', job['status_url'], 'ingester').json()['status']
+    assert r.status_code == 200 and a.status_code == 200 and waited < 20, (waited, a.text[:300])
+    while status in ('queued', 'running'):
+        time.sleep(0.5); status = call(srv, 'GET', job['status_url'], 'ingester').json()['status']
+    assert status == 'done'
+
+
+# --- schemathesis: no 5xx anywhere --------------------------------------------------------------------------
+
+def test_openapi_fuzz_finds_no_server_errors(srv, corpus, tmp_path):
+    st = Path(sys.executable).parent/'schemathesis'
+    if not st.exists(): pytest.skip('schemathesis is not installed')
+    cmd = [str(st), 'run', f"{srv['url']}/docs.json", '--url', srv['url'], '--checks', 'not_a_server_error',
+           '--max-examples', '10', '--header', f"Authorization: Bearer {srv['keys']['admin']}", '--seed', '1',
+           '--exclude-path', '/metrics', '--request-timeout', '60', '--max-time', '60']
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+
+
+# --- metrics and the audit log (last: they look at what the tests above did) --------------------------------
+
+def test_metrics(srv, corpus):
+    text = call(srv, 'GET', '/metrics').text
+    for name in ('finrag_requests_total{', 'finrag_request_seconds_bucket{', 'finrag_stage_seconds_bucket{',
+                 'finrag_rejected_total{', 'finrag_ingest_jobs_total{status="done"}', 'bentoml_service_request_total{'):
+        assert name in text, name
+    assert re.search(r'^finrag_llm_tokens_total\{[^}]*cached="true"[^}]*\} [1-9]', text, re.M)
+    assert re.search(r'^finrag_stage_seconds_count\{stage="specify"\} [1-9]', text, re.M)
+
+
+def test_audit_records_every_request_without_keys(srv, corpus):
+    latest = call(srv, 'GET', '/audit/records?limit=5', 'admin').json()
+    assert len(latest) == 5 and latest[-1]['seq'] > latest[0]['seq']
+    recs = SqliteAuditLog(srv['home']/'audit.sqlite').tail(100_000)
+    statuses = {r['status'] for r in recs}
+    assert {200, 202, 400, 401, 403, 404, 409, 413, 422, 429} <= statuses, statuses
+    ask = next(r for r in recs if r['route'] == '/ask' and r['status'] == 200)
+    d = ask['detail']
+    assert ask['role'] in ('reader', 'admin') and ask['key_id'] and ask['latency_ms'] > 0
+    assert d['question'] == Q['question'] and d['evidence'] and d['values'] and d['expression'] and d['model']
+    assert d['prompts'] and d['answer']['display']
+    denied = [r for r in recs if r['status'] == 401]
+    assert denied and all(r['role'] is None for r in denied)
+    blob = json.dumps(recs) + srv['log'].read_text(errors='replace')
+    for secret in srv['keys'].values(): assert secret.split('_', 2)[2] not in blob  # no key in the log or the records
+
+
+def test_audit_chain_verifies_and_catches_tampering(srv, corpus):
+    rep = call(srv, 'GET', '/audit/verify', 'admin').json()
+    assert rep['ok'] and rep['records'] > 50, rep
+    log = SqliteAuditLog(srv['home']/'audit.sqlite')
+    with closing(sqlite3.connect(log.path, isolation_level=None)) as con:
+        con.execute('DROP TRIGGER audit_log_no_update')
+        con.execute("UPDATE audit_log SET payload = replace(payload, '\"status\":403', '\"status\":200') WHERE seq = "
+                    "(SELECT MIN(seq) FROM audit_log WHERE payload LIKE '%\"status\":403%')")
+    rep = call(srv, 'GET', '/audit/verify', 'admin').json()
+    assert not rep['ok'] and 'content does not match its hash (edited)' in rep['problems'][0]
+
+
+# --- packaging --------------------------------------------------------------------------------------------
+
+def test_bentofile_lists_the_runtime_dependencies():
+    "bentofile.yaml cannot read pyproject.toml, so it repeats its dependencies; keep them in step."
+    import tomllib, yaml
+    deps = tomllib.loads((ROOT/'pyproject.toml').read_text())['project']['dependencies']
+    bento = yaml.safe_load((ROOT/'bentofile.yaml').read_text())
+    assert set(deps) <= set(bento['python']['packages']), set(deps) - set(bento['python']['packages'])
+    assert bento['python']['lock_packages'] is False and bento['service'] == 'finrag.service:FinRAG'
