@@ -8,12 +8,11 @@ export FINRAG_DATA_DIR ?= $(abspath $(wildcard ../shared/data))
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
-export WANDB_MODE ?= offline
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 DEMO_Q ?= what was the percentage change in net revenue from 2023 to 2024?
 DEMO_PAGE ?= NWI/2024/page_12.pdf
 
-.PHONY: install models demo dashboard serve test test-fast nbtest pytest export-check bench clean help
+.PHONY: install models demo dashboard serve eval regression-record test test-fast nbtest pytest export-check bench clean help
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -35,6 +34,15 @@ demo: models  ## ingest the demo corpus and answer a sample question
 
 dashboard: models  ## the Voila dashboard on http://127.0.0.1:8866 (set FINRAG_API_URL/FINRAG_API_KEY to ask a running API)
 	$(BIN)/voila dashboards/finrag.ipynb --port 8866 --no-browser --Voila.ip=127.0.0.1
+
+EVAL_DATA ?= $(FINRAG_DATA_DIR)/finqa/dev_200.json
+EVAL_ARGS ?=
+eval: models  ## evaluate on EVAL_DATA: executed notebook, summary JSON and results in eval_runs/, offline W&B run
+	$(BIN)/finrag ingest $(EVAL_DATA)
+	$(BIN)/finrag eval run $(EVAL_DATA) --out eval_runs $(EVAL_ARGS)
+
+regression-record: models  ## re-record the regression gate's model answers and baseline (minutes, real model)
+	$(BIN)/python tests/regression/record.py --fresh
 
 SERVE_PORT ?= 3000
 serve: models  ## run the HTTP API on 127.0.0.1:$(SERVE_PORT) (OpenAPI at /docs.json; first: finrag keys create --role reader)
