@@ -64,7 +64,11 @@ class Settings(BaseSettings):
     chroma_path: Optional[Path] = None  # embedded store; defaults to `home/chroma`
     chroma_url: Optional[str] = None  # e.g. http://127.0.0.1:8000 for a Chroma server
     collection: str = 'finrag'
-    evidence_k: int = 8  # evidence items shown to the LLM
+    evidence_k: int = 6  # evidence items (table rows, sentences) shown to the LLM
+    agent_mode: Literal['one_call', 'two_step'] = 'one_call'  # both steps in one generation, or two calls sharing a prefix
+    examples_file: Optional[Path] = None  # solved questions (FinQA format) to pick demonstrations from
+    examples_k: int = 0  # similar solved questions shown per question (0: the fixed worked examples only)
+    samples: int = 1  # self-consistency: answers sampled per question, the most common value wins
     max_question_chars: int = 1000
     rerank: Literal['auto', 'cohere', 'local', 'none'] = 'auto'  # auto: Cohere when COHERE_API_KEY is set, else local
     temperature: float = 0.0
