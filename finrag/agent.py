@@ -5,6 +5,7 @@
 # %% ../nbs/05_agent.ipynb #9b7e4b11
 from __future__ import annotations
 import ast, json, math, re, time
+from pathlib import Path
 from typing import Any, Literal, Optional, Sequence
 from pydantic import BaseModel, Field
 from .config import FinragError, Settings
@@ -12,10 +13,12 @@ from .llm import LLM, Completion, Prompt, load_prompt
 from .sandbox import SandboxError, evaluate, expression_names, parse_expression, substitute
 
 # %% auto #0
-__all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'Number', 'find_numbers', 'parse_number', 'Item', 'injection_flags',
-           'make_items', 'render_items', 'Variable', 'Spec', 'Value', 'Stage', 'Answer', 'AgentError', 'parse_json',
-           'check_spec', 'question_kind', 'strip_times_100', 'source_name', 'source_label', 'values_schema',
-           'match_column', 'ground_row', 'ground_text', 'ground_values', 'display', 'Agent', 'format_answer']
+__all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTANTS', 'Number', 'find_numbers', 'parse_number',
+           'Item', 'injection_flags', 'make_items', 'render_items', 'Variable', 'Spec', 'Value', 'Stage', 'Answer',
+           'AgentError', 'parse_json', 'year_literals', 'check_spec', 'question_kind', 'strip_times_100', 'source_name',
+           'source_label', 'values_schema', 'match_column', 'ground_row', 'ground_text', 'recite', 'ground_one',
+           'ground_values', 'display', 'Agent', 'answer_schema', 'split_answer', 'Demo', 'load_demos', 'render_demos',
+           'cite_literals', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -178,14 +181,23 @@ SPEC_SCHEMA = {'type': 'object', 'properties': {
 _PERCENT_Q = re.compile(r'percent|percentage|%|growth rate|rate of (growth|change|increase|decrease)|\bmargin\b', re.I)
 _YESNO_Q = re.compile(r'^\s*(is|was|were|are|did|does|do|has|have|had|can|could|will|would)\b', re.I)
 
+def year_literals(expr: str) -> list[str]:
+    "Integer literals in `expr` that look like years (1990-2039): a model's slip for a value in that year's column."
+    return [str(n.value) for n in ast.walk(parse_expression(expr)) if isinstance(n, ast.Constant)
+            and isinstance(n.value, int) and 1990 <= n.value <= 2039]
+
 def check_spec(obj: dict, question: str) -> Spec:
     "Validate step 1's JSON: names, expression syntax and names used; fix the kind from the question's wording."
     try: spec = Spec.model_validate(obj)
     except Exception as e: raise AgentError(f"step 1 output does not match the plan format: {str(e)[:200]}") from None
-    names = [v.name for v in spec.variables]
-    if len(set(names)) != len(names): raise AgentError(f"duplicate variable names: {names}")
+    first = {}
+    for v in spec.variables: first.setdefault(v.name, v)  # a repeated name keeps its first definition
+    spec = spec.model_copy(update={'variables': list(first.values())})
     try: parse_expression(spec.expression)
     except SandboxError as e: raise AgentError(f"the expression is not valid arithmetic: {e}") from None
+    names = [v.name for v in spec.variables]
+    if years := year_literals(spec.expression):
+        raise AgentError(f"the expression uses the year {years[0]} as a number; a year names a column: use a variable for the value")
     unknown = [n for n in expression_names(spec.expression) if n not in names]
     if unknown: raise AgentError(f"the expression uses {', '.join(unknown)} but defines only {', '.join(names)}")
     return spec.model_copy(update={'kind': question_kind(question, spec)})
@@ -266,20 +278,37 @@ def ground_text(item: Item, written: str) -> tuple[Optional[float], str, str]:
     return None, written, f"'{written}' does not occur in {item.label}"
 
 # %% ../nbs/05_agent.ipynb #95a0e2d1
+def _ground_in(item: Item, column: str, written: str) -> tuple[Optional[float], str, Optional[str], str]:
+    "(number, quote, column, note) for `written` cited from `item`."
+    if item.kind == 'row': return ground_row(item, column, written)
+    num, quote, note = ground_text(item, written)
+    return num, quote, None, note
+
+def recite(written: str, items: Sequence[Item], cited: str) -> Optional[tuple[Item, float, str, Optional[str]]]:
+    "(item, number, quote, column) of the one shown item other than `cited` that holds `written`, else None."
+    if parse_number(written) is None: return None
+    hits = []
+    for it in items:
+        if it.label == cited: continue
+        num, quote, column, _ = ground_row(it, '', written) if it.kind == 'row' else (*ground_text(it, written)[:2], None, '')
+        if num is not None: hits.append((it, num, quote, column))
+    return hits[0] if len(hits) == 1 else None
+
+def ground_one(name: str, got: dict, items: Sequence[Item]) -> Value:
+    "Ground one variable from its cited source, column and written value."
+    label, col, written = source_label(str(got.get('source', ''))), str(got.get('column', '')), str(got.get('value', ''))
+    item = {it.label: it for it in items}.get(label)
+    num, quote, column, note = _ground_in(item, col, written) if item else (None, written, None, f"unknown evidence label '{label}'")
+    if num is None and (found := recite(written, items, label)):
+        item, num, quote, column = found
+        note = f"cited {label or 'nothing'}, but '{written}' is in {item.label}: citation corrected"
+    if item is None: return Value(name=name, quote=written, source=label, note=note)
+    return Value(name=name, number=num, quote=quote, source=item.label if num is not None else label, chunk_id=item.chunk_id,
+                 ref=item.ref, column=column, grounded=num is not None, note=note)
+
 def ground_values(obj: dict, spec: Spec, items: Sequence[Item]) -> list[Value]:
     "Ground every variable of `spec` from step 2's JSON."
-    by_label, out = {it.label: it for it in items}, []
-    for var in spec.variables:
-        got = obj.get(var.name) if isinstance(obj.get(var.name), dict) else {}
-        label, col, written = source_label(str(got.get('source', ''))), str(got.get('column', '')), str(got.get('value', ''))
-        item = by_label.get(label)
-        if item is None:
-            out.append(Value(name=var.name, quote=written, source=label, note=f"unknown evidence label '{label}'")); continue
-        if item.kind == 'row': num, quote, column, note = ground_row(item, col, written)
-        else: (num, quote, note), column = ground_text(item, written), None
-        out.append(Value(name=var.name, number=num, quote=quote, source=label, chunk_id=item.chunk_id, ref=item.ref,
-                         column=column, grounded=num is not None, note=note))
-    return out
+    return [ground_one(v.name, obj.get(v.name) if isinstance(obj.get(v.name), dict) else {}, items) for v in spec.variables]
 
 # %% ../nbs/05_agent.ipynb #2be6a52c
 def display(value: float | bool, kind: str) -> str:
@@ -303,6 +332,7 @@ class Agent:
         self.settings = settings or Settings()
         self._retriever, self._llm = retriever, llm
         self.prompt, self.extract_prompt = load_prompt('agent'), load_prompt('extract')
+        self.answer_prompt = load_prompt('answer')  # both steps in one generation (agent_mode one_call)
         self.conversations: dict[str, list[tuple[str, str]]] = {}
 
     @property
@@ -385,6 +415,115 @@ def _extract(self: Agent, ans: Answer, spec: Spec, items: list[Item], msgs: list
 Agent.extract = _extract
 
 # %% ../nbs/05_agent.ipynb #6eb17a58
+EXPR_PATTERN = r'^[a-z0-9_ .+*/()<>=!,-]+$'
+
+def answer_schema(sources: Sequence[str]) -> dict:
+    "JSON schema of a one-call answer: expression and kind (step 1), then each variable's citation (step 2)."
+    var = {'type': 'object', 'properties': {'name': {'type': 'string', 'pattern': NAME_PATTERN},
+           'source': {'type': 'string', 'enum': list(sources)}, 'column': {'type': 'string', 'maxLength': 80},
+           'value': {'type': 'string', 'maxLength': 40}}, 'required': ['name', 'source', 'column', 'value']}
+    return {'type': 'object', 'properties': {
+        'expression': {'type': 'string', 'maxLength': 300, 'pattern': EXPR_PATTERN},
+        'kind': {'type': 'string', 'enum': ['number', 'percent', 'yes/no']},
+        'variables': {'type': 'array', 'minItems': 1, 'maxItems': 6, 'items': var}},
+        'required': ['expression', 'kind', 'variables']}
+
+def split_answer(obj: dict, question: str) -> tuple[Spec, dict]:
+    "Step 1's checked spec (only the variables the expression uses) and step 2's citations, from one answer."
+    cited = [v for v in obj.get('variables') or [] if isinstance(v, dict) and isinstance(v.get('name'), str)]
+    try: used = set(expression_names(str(obj.get('expression', ''))))
+    except SandboxError: used = {v['name'] for v in cited}
+    plan = {'expression': obj.get('expression', ''), 'kind': obj.get('kind', 'number'),
+            'variables': [{'name': v['name'], 'description': f"{v.get('source', '')} {v.get('column', '')}".strip()}
+                          for v in cited if v['name'] in used] or [{'name': v['name']} for v in cited]}
+    return check_spec(plan, question), {v['name']: v for v in cited}
+
+# %% ../nbs/05_agent.ipynb #04c3335b
+def _answer_messages(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[str, str]]) -> list[dict]:
+    "The one-call prompt: fixed instructions and examples first, then evidence, demonstrations, history, question."
+    return self.answer_prompt.messages(evidence=render_items(items), question=ans.question,
+                                       history=_history_text(history), examples=self.demonstrations(ans.question, ans.page_id))
+
+def _specify_one(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[str, str]]) -> tuple[Spec, dict, list[dict]]:
+    "Step 1 and step 2 in one generation; returns the checked spec, the citations and the conversation."
+    st = Stage(stage='specify'); ans.trace.append(st)
+    msgs, schema = self.answer_messages(ans, items, history), answer_schema([source_name(it) for it in items])
+    for attempt in range(2):
+        c = self.llm.complete(msgs, schema=schema, max_tokens=400); _account(st, c, self.answer_prompt)
+        msgs = msgs + [{'role': 'assistant', 'content': c.text}]
+        try: return (*split_answer(parse_json(c.text), ans.question), msgs)
+        except AgentError as e:
+            if attempt: raise
+            msgs.append({'role': 'user', 'content': f"That answer is invalid: {e}. Reply with the corrected JSON."})
+
+def _extract_one(self: Agent, ans: Answer, spec: Spec, cited: dict, items: list[Item], msgs: list[dict]) -> tuple[Spec, list[Value]]:
+    "Ground the cited values; one retry with feedback for those not found where cited."
+    st = Stage(stage='extract'); ans.trace.append(st); t0 = time.perf_counter()
+    values = ground_values(cited, spec, items); st.latency_s = time.perf_counter() - t0
+    bad = [v for v in values if not v.grounded]
+    if bad:
+        msgs = msgs + [{'role': 'user', 'content': 'These values are not in the cited evidence: ' +
+                        '; '.join(f"{v.name}: {v.note}" for v in bad) + '. Cite the row and column, or the sentence, '
+                        'that really holds each number. Reply with the corrected JSON.'}]
+        c = self.llm.complete(msgs, schema=answer_schema([source_name(it) for it in items]), max_tokens=400)
+        _account(st, c, self.answer_prompt)
+        try: spec, cited = split_answer(parse_json(c.text), ans.question)
+        except AgentError: pass
+        values = ground_values(cited, spec, items)
+        bad = [v for v in values if not v.grounded]
+    if bad:
+        ans.values = values
+        raise AgentError("ungrounded value(s): " + '; '.join(f"{v.name}: {v.note}" for v in bad))
+    return spec, values
+
+Agent.answer_messages, Agent.specify_one, Agent.extract_one = _answer_messages, _specify_one, _extract_one
+
+# %% ../nbs/05_agent.ipynb #a310ee3f
+class Demo(BaseModel):
+    "A solved question: its page and its program as an expression."
+    page_id: str
+    question: str
+    expression: str
+
+def load_demos(path: Path | str) -> list[Demo]:
+    "Solved questions from a FinQA-format file whose programs translate to our expressions."
+    from finrag.data import load
+    from finrag.sandbox import finqa_to_expression
+    out = []
+    for q in load(path).questions:
+        if not q.program or 'table_' in q.program: continue
+        try: out.append(Demo(page_id=q.page_id, question=q.text, expression=finqa_to_expression(q.program)))
+        except (SandboxError, ValueError, KeyError, IndexError): continue
+    return out
+
+def render_demos(demos: Sequence[Demo]) -> str:
+    "The demonstrations block of the prompt ('' when there are none)."
+    if not demos: return ''
+    return ('Solved questions from other reports (for the form of the arithmetic only):\n' +
+            '\n'.join(f"Q: {d.question}\nA: {d.expression}" for d in demos) + '\n')
+
+def _demonstrations(self: Agent, question: str, page_id: str | None) -> str:
+    "The `examples_k` solved questions most similar to `question`, from other pages."
+    k, path = self.settings.examples_k, self.settings.examples_file
+    if k <= 0 or not path: return ''
+    if getattr(self, '_demos', None) is None:
+        demos = load_demos(path)
+        self._demos = (demos, self.embed([d.question for d in demos]) if demos else None)
+    demos, vecs = self._demos
+    if not demos: return ''
+    sims = vecs @ self.embed([question])[0]
+    picked = [demos[i] for i in sims.argsort()[::-1] if demos[i].page_id != page_id][:k]
+    return render_demos(picked[::-1])  # the most similar last, next to the question
+
+def _embed(self: Agent, texts: list[str]):
+    "Normalised embeddings from the retriever's embedder."
+    import numpy as np
+    v = np.asarray(self.retriever.index.embedder.embed(texts), dtype=np.float32)
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
+
+Agent.demonstrations, Agent.embed = _demonstrations, _embed
+
+# %% ../nbs/05_agent.ipynb #5c84423f
 def _evaluate(self: Agent, ans: Answer, spec: Spec, values: list[Value]):
     "Evaluate the expression in the sandbox and fill the answer."
     st = Stage(stage='evaluate'); ans.trace.append(st); t0 = time.perf_counter()
@@ -399,8 +538,25 @@ def _evaluate(self: Agent, ans: Answer, spec: Spec, values: list[Value]):
     kind = 'yes/no' if isinstance(val, bool) else ('number' if spec.kind == 'yes/no' else spec.kind)
     ans.value, ans.kind, ans.expression = val, kind, expr
     ans.substituted, ans.display = substitute(expr, names), display(val, kind)
+    cite_literals(ans, expr)
 
 Agent.evaluate = _evaluate
+
+# %% ../nbs/05_agent.ipynb #9acce18e
+PLAIN_CONSTANTS = {*range(0, 13), 100, 1000, 1e6, 1e9, 365, 0.5}
+
+def cite_literals(ans: Answer, expr: str) -> None:
+    "Add a cited value for each non-trivial number literal of `expr`, or a flag when it is not in the evidence."
+    consts = [n for n in ast.walk(parse_expression(expr)) if isinstance(n, ast.Constant) and isinstance(n.value, (int, float))]
+    first = {}
+    for n in sorted(consts, key=lambda n: n.col_offset): first.setdefault(n.value, n)  # each number once, in order
+    for n in first.values():
+        if n.value in PLAIN_CONSTANTS: continue
+        found = recite(repr(n.value), ans.evidence, cited='')
+        if found is None: ans.flags.append(f"the number {n.value:g} in the expression is not in the evidence shown"); continue
+        it, num, quote, column = found
+        ans.values.append(Value(name=f"{n.value:g}", number=num, quote=quote, source=it.label, chunk_id=it.chunk_id,
+                                ref=it.ref, column=column, grounded=True, note='a number written in the expression'))
 
 # %% ../nbs/05_agent.ipynb #208ec0e3
 def _ask(self: Agent, question: str, page_id: str | None = None, company: str | None = None, year: int | None = None,
@@ -411,9 +567,15 @@ def _ask(self: Agent, question: str, page_id: str | None = None, company: str | 
     try:
         ans.question = self.check_question(question)
         stage = 'retrieval'; items = ans.evidence = self.retrieve(ans, company, year)
-        stage = 'specify'; spec, msgs = self.specify(ans, items, self.conversations.get(conversation_id or '', []))
-        ans.expression, ans.kind = spec.expression, spec.kind
-        stage = 'extract'; ans.values = self.extract(ans, spec, items, msgs)
+        history = self.conversations.get(conversation_id or '', [])
+        if self.settings.agent_mode == 'one_call':
+            stage = 'specify'; spec, cited, msgs = self.specify_one(ans, items, history)
+            ans.expression, ans.kind = spec.expression, spec.kind
+            stage = 'extract'; spec, ans.values = self.extract_one(ans, spec, cited, items, msgs)
+        else:
+            stage = 'specify'; spec, msgs = self.specify(ans, items, history)
+            ans.expression, ans.kind = spec.expression, spec.kind
+            stage = 'extract'; ans.values = self.extract(ans, spec, items, msgs)
         stage = 'evaluate'; self.evaluate(ans, spec, ans.values)
     except FinragError as e:
         ans.failed_stage, ans.error = stage, str(e)
