@@ -349,6 +349,11 @@ class Agent:
             self._llm = make_llm(self.settings)
         return self._llm
 
+    @property
+    def prompts_used(self) -> list[Prompt]:
+        "The prompts this agent's mode sends (their hashes identify a run)."
+        return [self.answer_prompt] if self.settings.agent_mode == 'one_call' else [self.prompt, self.extract_prompt]
+
 # %% ../nbs/05_agent.ipynb #b2605ccd
 def _check_question(self: Agent, question: Any) -> str:
     "The question stripped, or `AgentError` for an empty, non-text or absurdly long one."

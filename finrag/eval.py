@@ -296,9 +296,8 @@ def resolved_reranker(settings: Settings) -> str:
 
 def agent_prompts(agent: Any = None) -> dict[str, str]:
     "{prompt id: short hash} of the agent's prompts (the prompt files when there is no agent)."
-    from finrag.llm import load_prompt
-    ps = [getattr(agent, 'prompt', None), getattr(agent, 'extract_prompt', None)]
-    if not all(ps): ps = [load_prompt('agent'), load_prompt('extract')]
+    from finrag.agent import Agent
+    ps = getattr(agent, 'prompts_used', None) or Agent(getattr(agent, 'settings', None) or Settings()).prompts_used
     return {p.id: p.short_hash for p in ps}
 
 # %% ../nbs/06_eval.ipynb #699f432d

@@ -67,7 +67,7 @@ def scripted(messages, schema):
 
 def fake_agent(ds: Dataset, delay: float = 0.0, log: Path | None = None) -> Agent:
     "The real `Agent` with the page retriever and the scripted model."
-    return Agent(Settings(), retriever=PageRetriever(ds.pages, delay, log), llm=FakeLLM(scripted, model='scripted'))
+    return Agent(Settings(agent_mode='two_step'), retriever=PageRetriever(ds.pages, delay, log), llm=FakeLLM(scripted, model='scripted'))
 
 
 if __name__ == '__main__':
