@@ -24,6 +24,7 @@ from finrag.auth import KeyStore  # noqa: E402
 DEMO = ROOT/'demo'/'northwind_2024.json'
 FIXTURES = ROOT/'tests'/'fixtures'
 DELIBERATE = {429, 503}
+FIXTURE_ENV = {'FINRAG_AGENT_MODE': 'two_step', 'FINRAG_EVIDENCE_K': '8'}  # what the recorded answers (tests/fixtures) were asked with
 
 
 def scratch_home() -> Path:
@@ -105,7 +106,8 @@ def record(folder: Path):
     if (home/'cache'/'embeddings.sqlite').exists(): (home/'cache'/'embeddings.sqlite').unlink()
     cache = home/'llm.sqlite'
     key = KeyStore(home/'keys.sqlite').create('admin', 'record', rate_per_min=10_000_000).secret
-    env = {'FINRAG_HOME': str(home), 'FINRAG_LLM_CACHE': 'readwrite', 'FINRAG_LLM_CACHE_PATH': str(cache), 'HF_HUB_OFFLINE': '1'}
+    env = {'FINRAG_HOME': str(home), 'FINRAG_LLM_CACHE': 'readwrite', 'FINRAG_LLM_CACHE_PATH': str(cache), 'HF_HUB_OFFLINE': '1',
+           **FIXTURE_ENV}
     with local_server(env, timeout=600) as url:
         ingest_demo(url, key)
         r = httpx.post(f"{url}/ask", json=questions()[0], headers={'X-API-Key': key}, timeout=900).json()
@@ -131,7 +133,7 @@ def main() -> int:
     if a.phase in ('warm', 'both'):
         fixture = FIXTURES/'service_llm_cache.sqlite'
         tmp = Path(tempfile.mkdtemp())/'llm.sqlite'; shutil.copy(fixture, tmp)
-        results += phase('warm', {'FINRAG_LLM_CACHE': 'replay', 'FINRAG_LLM_CACHE_PATH': str(tmp)}, questions()[:1],
+        results += phase('warm', {'FINRAG_LLM_CACHE': 'replay', 'FINRAG_LLM_CACHE_PATH': str(tmp), **FIXTURE_ENV}, questions()[:1],
                          [(c, max(a.warm_requests, c)) for c in levels], a.max_seconds, 60)
     if a.phase in ('cold', 'both'):
         cold = [int(x) for x in a.cold_requests.split(',')]

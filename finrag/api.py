@@ -12,7 +12,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Sequence
 from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from .config import FinragError, Settings, get_settings
 from .data import DataError, Page, load_finqa
 from .auth import (ApiKey, AuthError, Forbidden, KeyStore, RateLimited, RateLimiter, Unauthenticated, authorize,
@@ -24,33 +23,19 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 log = logging.getLogger('finrag.api')
 
 # %% auto #0
-__all__ = ['log', 'ServiceConfig', 'open_keys', 'open_audit', 'ApiError', 'Busy', 'FieldError', 'ErrorBody', 'error_parts',
-           'validation_error', 'check_text', 'Gate', 'GatedLLM', 'Metrics', 'default_metrics', 'parse_records', 'Job',
-           'Jobs', 'FinragAPI', 'Gatekeeper', 'needs', 'install', 'serve_command', 'serve', 'free_port', 'wait_ready',
-           'local_server']
+__all__ = ['log', 'open_keys', 'open_audit', 'ApiError', 'Busy', 'FieldError', 'ErrorBody', 'error_parts', 'validation_error',
+           'check_text', 'Gate', 'GatedLLM', 'Metrics', 'default_metrics', 'parse_records', 'Job', 'Jobs', 'FinragAPI',
+           'Gatekeeper', 'needs', 'install', 'serve_command', 'serve', 'free_port', 'wait_ready', 'local_server']
 
 # %% ../nbs/07c_api.ipynb #f2ba597d
-class ServiceConfig(BaseSettings):
-    "Limits and stores of the HTTP service, from `FINRAG_*` environment variables."
-    model_config = SettingsConfigDict(env_prefix='FINRAG_', env_file='.env', extra='ignore')
-    database_url: Optional[str] = None  # audit log in PostgreSQL (postgresql://...); SQLite under FINRAG_HOME when unset
-    rate_per_min: int = Field(120, ge=1)  # requests a minute per API key, unless the key has its own rate
-    rate_burst: Optional[int] = Field(None, ge=1)  # bucket size; default 10 seconds' worth
-    ask_threads: int = Field(8, ge=1)  # questions worked on at once per worker
-    ask_queue: int = Field(32, ge=0)  # questions waiting for a thread before 503
-    llm_queue: int = Field(4, ge=0)  # questions waiting for the local model before 503 (keep below ask_threads)
-    llm_wait_s: float = Field(120.0, gt=0)  # longest wait for the model before 503
-    max_body_bytes: int = Field(65_536, ge=1024)  # request body limit, except /ingest
-    max_ingest_bytes: int = Field(16 << 20, ge=1024)  # /ingest body limit
-    max_ingest_records: int = Field(5000, ge=1)  # FinQA records per /ingest request
-
 def open_keys(settings: Settings) -> KeyStore:
     "The API key store of this FINRAG_HOME."
     return KeyStore(settings.home/'keys.sqlite')
 
-def open_audit(settings: Settings, config: ServiceConfig | None = None) -> AuditLog:
-    "The configured audit log: PostgreSQL if `database_url` is set, else SQLite under FINRAG_HOME."
-    return open_audit_log((config or ServiceConfig()).database_url, settings.home)
+def open_audit(settings: Settings) -> AuditLog:
+    "The configured audit log: PostgreSQL if `settings.database_url` is set, else SQLite under FINRAG_HOME."
+    url = settings.database_url.get_secret_value() if settings.database_url is not None else ''
+    return open_audit_log(url or None, settings.home)
 
 # %% ../nbs/07c_api.ipynb #52d3b0e8
 class ApiError(FinragError):
@@ -98,7 +83,7 @@ def error_parts(e: Exception, request_id: str | None = None) -> tuple[int, Error
     else: status, code = 500, 'internal'
     retry = getattr(e, 'retry_after', None)
     if retry is not None: headers['Retry-After'] = str(max(1, math.ceil(retry)))
-    msg = str(e) if isinstance(e, FinragError) else f"internal error (request {request_id}); the server log has the details"
+    msg = str(e) if isinstance(e, FinragError) else f"internal error (request {request_id}); the server log has the details under that id"
     errors = errors or ([dict(field=field, reason=reason)] if field else [])
     return status, ErrorBody(error=code or _CODES.get(status, 'error'), message=msg, field=field, reason=reason,
                              errors=[FieldError(**x) for x in errors], request_id=request_id), headers
@@ -339,17 +324,19 @@ Jobs.submit, Jobs._run, Jobs.recover = _submit_job, _run_job, _recover
 # %% ../nbs/07c_api.ipynb #8f217de6
 class FinragAPI:
     "The service's logic: readiness, admission, questions, ingestion jobs, pages and the audit log."
-    def __init__(self, settings: Settings | None = None, config: ServiceConfig | None = None, *, embedder: Any = None,
-                 llm: Any = None, metrics: Metrics | None = None, keys: KeyStore | None = None, audit: AuditLog | None = None):
-        self.settings, self.config = settings or get_settings(), config or ServiceConfig()
-        self.keys, self.audit = keys or open_keys(self.settings), audit or open_audit(self.settings, self.config)
-        self.limiter = RateLimiter(self.config.rate_per_min, self.config.rate_burst)
+    def __init__(self, settings: Settings | None = None, *, embedder: Any = None, llm: Any = None, metrics: Metrics | None = None,
+                 keys: KeyStore | None = None, audit: AuditLog | None = None):
+        self.settings = s = settings or get_settings()
+        self.keys, self.audit = keys or open_keys(s), audit or open_audit(s)
+        self.limiter = RateLimiter(s.rate_per_min, s.rate_burst)
         self.metrics = metrics or default_metrics()
-        self.gate = Gate(1, self.config.llm_queue, self.config.llm_wait_s, on_change=self.metrics.llm_queue.set)
-        self.jobs = Jobs(self.settings.home/'jobs.sqlite', self._ingest_pages, on_done=lambda j: self.metrics.jobs.labels(j.status).inc())
+        self.gate = Gate(1, s.llm_queue, s.llm_wait_s, on_change=self.metrics.llm_queue.set)
+        self.jobs = Jobs(s.home/'jobs.sqlite', self._ingest_pages, on_done=lambda j: self.metrics.jobs.labels(j.status).inc())
         self._embedder, self._llm = embedder, llm
-        self._pool = ThreadPoolExecutor(self.config.ask_threads, thread_name_prefix='finrag-ask')
+        self._pool = ThreadPoolExecutor(s.ask_threads, thread_name_prefix='finrag-ask')
         self._local, self._lock, self._inflight = threading.local(), threading.Lock(), 0
+        self._open_lock = threading.Lock()  # one thread at a time opens the index's stores (`_open_index`)
+        self._stores = None  # the index opened while loading, kept so the stores stay open
         self._conversations: dict[str, list] = {}  # shared by the threads' agents
         self._ready, self.load_error = threading.Event(), None
 
@@ -375,6 +362,7 @@ def _load(self: FinragAPI):
         base = llm.inner if isinstance(llm, CachedLLM) else llm
         if isinstance(base, LocalLLM) and not (isinstance(llm, CachedLLM) and llm.mode == 'replay'): base.loaded()
         self._llm = self._gated(llm)
+        self._stores = self._open_index()
         self.jobs.recover()
         self._ready.set()
         log.info('finrag ready in %.1fs (llm %s/%s)', time.perf_counter() - t0, base.provider, base.model)
@@ -398,10 +386,16 @@ def _require_ready(self: FinragAPI):
 FinragAPI._gated, FinragAPI.load, FinragAPI.start, FinragAPI.require_ready = _gated, _load, _start, _require_ready
 
 # %% ../nbs/07c_api.ipynb #87b23bd4
+def _open_index(self: FinragAPI):
+    "A new `Index` with its stores opened, one thread at a time."
+    from finrag.ingest import Index, chroma_client
+    with self._open_lock:
+        client = None if self.settings.chroma_url else chroma_client(self.settings)  # a Chroma server has no such race
+        return Index(self.settings, embedder=self._embedder, client=client)
+
 def _index(self: FinragAPI):
     "This thread's `Index`."
-    from finrag.ingest import Index
-    if getattr(self._local, 'index', None) is None: self._local.index = Index(self.settings, embedder=self._embedder)
+    if getattr(self._local, 'index', None) is None: self._local.index = self._open_index()
     return self._local.index
 
 def _agent(self: FinragAPI):
@@ -419,12 +413,12 @@ def _ingest_pages(self: FinragAPI, pages: list[Page]):
     "Add `pages` to the index (runs on the ingestion thread)."
     return self._index().add_pages(pages, progress=False)
 
-FinragAPI._index, FinragAPI._agent, FinragAPI._ingest_pages = _index, _agent, _ingest_pages
+FinragAPI._open_index, FinragAPI._index, FinragAPI._agent, FinragAPI._ingest_pages = _open_index, _index, _agent, _ingest_pages
 
 # %% ../nbs/07c_api.ipynb #52bfb2e1
 def _submit(self: FinragAPI, fn: Callable, *args) -> Future:
     "Run `fn(*args)` on the pool, or raise `Busy` if too much is in flight."
-    limit = self.config.ask_threads + self.config.ask_queue
+    limit = self.settings.ask_threads + self.settings.ask_queue
     with self._lock:
         if self._inflight >= limit:
             raise Busy(f"the server is busy: {self._inflight} requests are in progress or waiting (limit {limit})", retry_after=2)
@@ -479,7 +473,7 @@ def _ingest(self: FinragAPI, key: ApiKey, records: Any, audit: dict | None = Non
     audit = {} if audit is None else audit
     audit.update(records=len(records) if isinstance(records, list) else None)
     self.require_ready()
-    pages = parse_records(records, self.config.max_ingest_records)
+    pages = parse_records(records, self.settings.max_ingest_records)
     job = self.jobs.submit(pages, key.id)
     audit.update(job_id=job.id, pages=len(pages))
     return job
@@ -520,11 +514,18 @@ def _safe_key_id(token: Optional[str]) -> Optional[str]:
     except AuthError: return None
 
 def _json_response(e: Exception, request_id: str | None, audit: dict | None = None):
-    "A Starlette JSON response for `e` (recording the refusal in `audit`)."
+    "A Starlette JSON response for `e` (recording the refusal in `audit`, with the exception's type if it is a bug)."
     from starlette.responses import JSONResponse
     status, body, headers = error_parts(e, request_id)
-    if audit is not None: audit.setdefault('error', dict(code=body.error, message=body.message, field=body.field))
+    if audit is not None:
+        err = dict(code=body.error, message=body.message, field=body.field)
+        if not isinstance(e, FinragError): err['exception'] = type(e).__name__
+        audit.setdefault('error', err)
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+def _crashed(e: BaseException, entry: dict):
+    "Log an unexpected exception with its traceback, under the request's id (the one its 500 names)."
+    log.error('request %s (%s %s) failed: %s', entry['request_id'], entry['method'], entry['route'], type(e).__name__, exc_info=e)
 
 def _route_of(app: Any, scope: dict) -> str:
     "The route template a request matches (`/jobs/{job_id}`), for metric labels."
@@ -555,13 +556,16 @@ class Gatekeeper:
         try:
             key = await anyio.to_thread.run_sync(core.admit, headers)
             entry.update(key_id=key.id, role=key.role); state['key'] = key
-            limit = core.config.max_ingest_bytes if route == '/ingest' else core.config.max_body_bytes
+            limit = core.settings.max_ingest_bytes if route == '/ingest' else core.settings.max_body_bytes
             if int(headers.get('content-length') or 0) > limit: raise _too_large(limit)
         except FinragError as e:
             return await _json_response(e, rid, detail)(scope, receive, send)
+        except Exception as e:  # a store failing in a way nobody foresaw: logged, and an audited JSON 500, never a bare one
+            _crashed(e, entry)
+            return await _json_response(e, rid, detail)(scope, receive, send)
         try: await self.app(scope, _limited(receive, limit), send)
         except Exception as e:  # a bug: log it, and answer (audited) with a 500 if nothing was sent yet
-            log.exception('request %s failed', rid)
+            _crashed(e, entry)
             if not entry.get('status'): await _json_response(e, rid, detail)(scope, receive, send)
 
 # %% ../nbs/07c_api.ipynb #9b0f9610

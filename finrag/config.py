@@ -80,6 +80,18 @@ class Settings(BaseSettings):
     api_key: Optional[SecretStr] = None  # its bearer key
     eval_runs: Optional[Path] = None  # where eval summaries are read and written; defaults to <repo>/eval_runs
     wandb_mode: Literal['offline', 'online', 'disabled'] = Field('offline', validation_alias=_env('FINRAG_WANDB_MODE', 'WANDB_MODE'))
+    n_gpu_layers: int = Field(0, ge=-1)  # llama.cpp layers offloaded to a GPU (-1: all); 0 on CPU
+    # the HTTP service (`finrag serve`): its audit store, and a bound on everything it accepts and waits for
+    database_url: Optional[SecretStr] = None  # audit log in PostgreSQL (postgresql://...); SQLite under `home` when unset
+    rate_per_min: int = Field(120, ge=1)  # requests a minute per API key, unless the key has its own rate
+    rate_burst: Optional[int] = Field(None, ge=1)  # rate-limit bucket size; default 10 seconds' worth
+    ask_threads: int = Field(8, ge=1)  # questions worked on at once per worker
+    ask_queue: int = Field(32, ge=0)  # questions waiting for a thread before 503
+    llm_queue: int = Field(4, ge=0)  # questions waiting for the local model before 503 (keep below ask_threads)
+    llm_wait_s: float = Field(120.0, gt=0)  # longest wait for the model before 503
+    max_body_bytes: int = Field(65_536, ge=1024)  # request body limit, except /ingest
+    max_ingest_bytes: int = Field(16 << 20, ge=1024)  # /ingest body limit
+    max_ingest_records: int = Field(5000, ge=1)  # FinQA records per /ingest request
 
     @property
     def models_dir(self) -> Path: return self.home/'models'

@@ -4,8 +4,11 @@ The server runs in a scratch FINRAG_HOME with the real embedding model and recor
 (FINRAG_LLM_CACHE=replay over tests/fixtures/service_llm_cache.sqlite), so it is fast and deterministic; the demo
 corpus is ingested through the API. The fixtures are re-recorded with `python bench/bench_service.py --record
 tests/fixtures` when the prompts or retrieval change (the happy-path test says so when they are stale).
+
+The first tests run in process, without a server: a burst of concurrent requests against `FinragAPI` behind the
+FastAPI app (a scripted, slow model), and the shape of a 500.
 """
-import json, os, re, shutil, sqlite3, subprocess, sys, threading, time
+import asyncio, json, logging, os, re, shutil, sqlite3, subprocess, sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -37,7 +40,8 @@ def srv(tmp_path_factory):
     keys['revoked'] = ks.create('reader', 'gone').secret
     ks.revoke(keys['revoked'].split('_')[1])
     env = {'FINRAG_HOME': str(home), 'FINRAG_LLM_CACHE': 'replay', 'FINRAG_LLM_CACHE_PATH': str(home/'llm_replay.sqlite'),
-           'HF_HUB_OFFLINE': '1', 'TOKENIZERS_PARALLELISM': 'false', 'FINRAG_DATABASE_URL': ''}
+           'HF_HUB_OFFLINE': '1', 'TOKENIZERS_PARALLELISM': 'false', 'FINRAG_DATABASE_URL': '',
+           'FINRAG_AGENT_MODE': 'two_step', 'FINRAG_EVIDENCE_K': '8'}  # what the recorded answers were asked with
     log = home/'server.log'
     with local_server(env, log_path=log, timeout=300) as url:
         yield dict(url=url, home=home, log=log, keys=keys)
@@ -66,6 +70,106 @@ def err(r):
     body = r.json()
     assert set(body) >= {'error', 'message', 'field', 'reason', 'request_id'}, body
     return r.status_code, body['error'], body['field']
+
+
+# --- in process: a burst of first requests, and what a bug looks like ---------------------------------------
+
+def _scripted(messages, schema):
+    "A slow model answering the demo question in two steps: plan the change in net revenue, then cite its row."
+    from finrag.agent import SPEC_SCHEMA
+    time.sleep(0.02)
+    if schema == SPEC_SCHEMA:
+        return json.dumps({'variables': [{'name': 'a', 'description': ''}, {'name': 'b', 'description': ''}],
+                           'expression': '(a - b) / b', 'kind': 'percent'})
+    label = re.search(r'\[(R\d+)\] net revenue', '\n'.join(m['content'] for m in messages)).group(1)
+    return json.dumps({'a': {'source': label, 'column': '2024', 'value': '1,482.3'},
+                       'b': {'source': label, 'column': '2023', 'value': '1,310.9'}})
+
+
+def _core(home, **settings):
+    "A started `FinragAPI` over `home`: hashing embedder, scripted model, its own metrics registry."
+    from prometheus_client import CollectorRegistry
+    from finrag.api import FinragAPI, Metrics
+    from finrag.config import Settings
+    from finrag.ingest import make_embedder
+    from finrag.llm import FakeLLM
+    s = Settings(_env_file=None, home=home, llm_cache='off', agent_mode='two_step', rate_per_min=100_000, **settings)
+    return FinragAPI(s, embedder=make_embedder(s, name='fake-64'), llm=FakeLLM(_scripted),
+                     metrics=Metrics(CollectorRegistry())).start(background=False)
+
+
+def _requests(core, calls, raise_app_exceptions=True):
+    "Send `calls` [(method, path, role, json)] at once to the FastAPI app over `core`; the responses in order."
+    from finrag.service import app
+    app.state.core = core
+    keys = {r: core.keys.create(r).secret for r in {c[2] for c in calls}}
+    async def go():
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+        async with httpx.AsyncClient(transport=transport, base_url='http://finrag', timeout=60) as c:
+            return await asyncio.gather(*(c.request(m, p, json=j, headers={'Authorization': f"Bearer {keys[r]}"})
+                                          for m, p, r, j in calls))
+    return asyncio.run(go())
+
+
+def _wait_job(core, job_id):
+    t0 = time.time()
+    while (j := core.jobs.get(job_id)).status in ('queued', 'running'):
+        assert time.time() - t0 < 60, 'ingestion did not finish'; time.sleep(0.05)
+    return j
+
+
+def test_burst_of_first_questions_after_a_restart(tmp_path, monkeypatch):
+    """16 questions at once to a server just started over an existing index: no 500, only answers and deliberate 503s.
+
+    Every pool thread opens its stores on its first question. Before they were opened one at a time, two threads
+    opening embedded Chroma together raced on chromadb's process-wide system (registered before it is started) and
+    one got `ValueError: Could not connect to tenant default_tenant` or `AttributeError: ... 'bindings'`: a 500.
+    The test widens that window (a slow `System.start`) so the race would be hit every time."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+    from chromadb.config import System
+    first = _core(tmp_path)
+    assert _wait_job(first, first.ingest(first.keys.create('ingester').key, DEMO).id).status == 'done'
+    first.close()
+    # a new process: chromadb has not started the store yet (it would keep it open for the whole process)
+    ident = str(first.settings.chroma_dir)
+    SharedSystemClient._identifier_to_system.pop(ident).stop()
+    SharedSystemClient._identifier_to_refcount.pop(ident, None)
+    start = System.start
+    monkeypatch.setattr(System, 'start', lambda self: (time.sleep(0.3), start(self))[1])
+    core = _core(tmp_path, llm_queue=2)  # the model takes one question and 2 waiting: the rest get a deliberate 503
+    try:
+        rs = _requests(core, [('POST', '/ask', 'reader', Q)] * 16)
+    finally: core.close()
+    statuses = [r.status_code for r in rs]
+    assert set(statuses) <= {200, 503} and 200 in statuses, [(r.status_code, r.text[:300]) for r in rs]
+    assert all(r.json()['display'] == '13.07%' for r in rs if r.status_code == 200)
+    assert all(r.json()['error'] == 'busy' and int(r.headers['retry-after']) >= 1 for r in rs if r.status_code == 503)
+    assert core.gate.admitted == 0 and core._inflight == 0
+    recs = [x for x in core.audit.tail(100) if x['route'] == '/ask']
+    assert sorted(x['status'] for x in recs) == sorted(statuses) and core.audit.verify().ok
+
+
+def test_a_bug_is_a_logged_json_500_naming_the_request(tmp_path, caplog):
+    "An unexpected exception, in authentication or in the work itself: a JSON 500 with the request id, logged with its traceback."
+    core = _core(tmp_path)
+    def broken_store(token): raise sqlite3.OperationalError('disk I/O error in /srv/secret-path')
+    try:
+        with caplog.at_level(logging.ERROR, logger='finrag.api'):
+            core.keys.authenticate = broken_store
+            (auth,) = _requests(core, [('GET', '/pages', 'reader', None)], raise_app_exceptions=False)
+            del core.keys.authenticate
+            core._answer = lambda *a: {}['no such key']
+            (work,) = _requests(core, [('POST', '/ask', 'reader', Q)])
+    finally: core.close()
+    for r, exc in ((auth, 'OperationalError'), (work, 'KeyError')):
+        rid = r.headers['x-request-id']
+        assert r.status_code == 500 and r.headers['content-type'] == 'application/json', r.text
+        assert err(r)[:2] == (500, 'internal') and r.json()['request_id'] == rid and rid in r.json()['message']
+        assert 'secret' not in r.text and 'no such key' not in r.text
+        logged = [x for x in caplog.records if rid in x.getMessage()]
+        assert logged and logged[0].exc_info and logged[0].exc_info[0].__name__ == exc
+        rec = next(x for x in core.audit.tail(10) if x['request_id'] == rid)
+        assert rec['status'] == 500 and rec['detail']['error']['exception'] == exc
 
 
 # --- probes, schema ---------------------------------------------------------------------------------------
