@@ -17,8 +17,8 @@ __all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTAN
            'Item', 'injection_flags', 'make_items', 'render_items', 'Variable', 'Spec', 'Value', 'Stage', 'Answer',
            'AgentError', 'parse_json', 'year_literals', 'check_spec', 'question_kind', 'strip_times_100', 'source_name',
            'source_label', 'values_schema', 'match_column', 'ground_row', 'ground_text', 'recite', 'ground_one',
-           'ground_values', 'display', 'Agent', 'answer_schema', 'split_answer', 'Demo', 'load_demos', 'render_demos',
-           'cite_literals', 'format_answer']
+           'ground_values', 'display', 'Agent', 'answer_schema', 'normalise_expression', 'bind_names', 'split_answer',
+           'Demo', 'load_demos', 'render_demos', 'cite_literals', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -302,6 +302,7 @@ def ground_one(name: str, got: dict, items: Sequence[Item]) -> Value:
     if num is None and (found := recite(written, items, label)):
         item, num, quote, column = found
         note = f"cited {label or 'nothing'}, but '{written}' is in {item.label}: citation corrected"
+    if got.get('bound_from'): note += f" (listed by the model as '{got['bound_from']}')"
     if item is None: return Value(name=name, quote=written, source=label, note=note)
     return Value(name=name, number=num, quote=quote, source=item.label if num is not None else label, chunk_id=item.chunk_id,
                  ref=item.ref, column=column, grounded=num is not None, note=note)
@@ -433,15 +434,42 @@ def answer_schema(sources: Sequence[str]) -> dict:
         'variables': {'type': 'array', 'minItems': 1, 'maxItems': 6, 'items': var}},
         'required': ['expression', 'kind', 'variables']}
 
+_ALIASES = re.compile(r'\b(avg|mean)\s*\(')
+
+def normalise_expression(expr: str) -> str:
+    "Spellings the sandbox does not know, rewritten: `avg(` and `mean(` become `average(`."
+    return _ALIASES.sub('average(', expr)
+
+def _years(text: str) -> set[str]: return set(re.findall(r'(?:19|20)\d\d', str(text)))
+
+def _fits(name: str, v: dict) -> bool:
+    "Whether citation `v` plausibly holds expression name `name`: one name extends the other, and the years agree."
+    stem, years = v['name'], _years(v.get('column', ''))
+    return (name.startswith(stem) or stem.startswith(name)) and (not years or bool(years & _years(name)))
+
+def bind_names(names: Sequence[str], cited: Sequence[dict]) -> dict[str, dict]:
+    "The citation for each expression name: by exact name, else by name stem and column year, else by position."
+    out = {n: v for v in cited for n in names if v['name'] == n}
+    free = [v for v in cited if v['name'] not in names]
+    missing = [n for n in names if n not in out]
+    for n in list(missing):
+        if (v := next((v for v in free if _fits(n, v)), None)) is not None:
+            out[n] = {**v, 'name': n, 'bound_from': v['name']}; free.remove(v); missing.remove(n)
+    if missing and len(missing) == len(free):  # same count left: the model listed them in expression order
+        out.update({n: {**v, 'name': n, 'bound_from': v['name']} for n, v in zip(missing, free)})
+    return out
+
 def split_answer(obj: dict, question: str) -> tuple[Spec, dict]:
     "Step 1's checked spec (only the variables the expression uses) and step 2's citations, from one answer."
     cited = [v for v in obj.get('variables') or [] if isinstance(v, dict) and isinstance(v.get('name'), str)]
-    try: used = set(expression_names(str(obj.get('expression', ''))))
-    except SandboxError: used = {v['name'] for v in cited}
-    plan = {'expression': obj.get('expression', ''), 'kind': obj.get('kind', 'number'),
-            'variables': [{'name': v['name'], 'description': f"{v.get('source', '')} {v.get('column', '')}".strip()}
-                          for v in cited if v['name'] in used] or [{'name': v['name']} for v in cited]}
-    return check_spec(plan, question), {v['name']: v for v in cited}
+    expr = normalise_expression(str(obj.get('expression', '')))
+    try: names = expression_names(expr)
+    except SandboxError: names = []
+    bound = bind_names(names, cited) if names else {v['name']: v for v in cited}
+    plan = {'expression': expr, 'kind': obj.get('kind', 'number'),
+            'variables': [{'name': n, 'description': f"{v.get('source', '')} {v.get('column', '')}".strip()}
+                          for n, v in bound.items()] or [{'name': v['name']} for v in cited]}
+    return check_spec(plan, question), bound
 
 # %% ../nbs/05_agent.ipynb #04c3335b
 def _answer_messages(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[str, str]]) -> list[dict]:
