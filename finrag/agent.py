@@ -18,7 +18,7 @@ __all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTAN
            'AgentError', 'parse_json', 'year_literals', 'check_spec', 'question_kind', 'strip_times_100', 'source_name',
            'source_label', 'values_schema', 'match_column', 'ground_row', 'ground_text', 'recite', 'ground_one',
            'ground_values', 'display', 'Agent', 'answer_schema', 'normalise_expression', 'bind_names', 'split_answer',
-           'Demo', 'load_demos', 'render_demos', 'cite_literals', 'format_answer']
+           'same_cell', 'Demo', 'load_demos', 'render_demos', 'cite_literals', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -489,11 +489,27 @@ def _specify_one(self: Agent, ans: Answer, items: list[Item], history: Sequence[
             if attempt: raise
             msgs.append({'role': 'user', 'content': f"That answer is invalid: {e}. Reply with the corrected JSON."})
 
+def same_cell(values: list[Value]) -> list[Value]:
+    "Values after the first that read the very same cell or number as an earlier variable (marked ungrounded)."
+    seen, dup = {}, []
+    for v in values:
+        if not v.grounded: continue
+        key = (v.chunk_id, v.column, v.quote)
+        if key in seen:
+            v.grounded, v.note = False, f"reads the same place as {seen[key]} ({v.source} {v.column or ''} {v.quote}); two variables need two numbers"
+            dup.append(v)
+        else: seen[key] = v.name
+    return dup
+
+def _ground_all(cited: dict, spec: Spec, items: list[Item]) -> tuple[list[Value], list[Value]]:
+    "(values, the ones not grounded): each cited value grounded, and no two variables on one cell."
+    values = ground_values(cited, spec, items); same_cell(values)
+    return values, [v for v in values if not v.grounded]
+
 def _extract_one(self: Agent, ans: Answer, spec: Spec, cited: dict, items: list[Item], msgs: list[dict]) -> tuple[Spec, list[Value]]:
     "Ground the cited values; one retry with feedback for those not found where cited."
     st = Stage(stage='extract'); ans.trace.append(st); t0 = time.perf_counter()
-    values = ground_values(cited, spec, items); st.latency_s = time.perf_counter() - t0
-    bad = [v for v in values if not v.grounded]
+    values, bad = _ground_all(cited, spec, items); st.latency_s = time.perf_counter() - t0
     if bad:
         msgs = msgs + [{'role': 'user', 'content': 'These values are not in the cited evidence: ' +
                         '; '.join(f"{v.name}: {v.note}" for v in bad) + '. Cite the row and column, or the sentence, '
@@ -502,8 +518,7 @@ def _extract_one(self: Agent, ans: Answer, spec: Spec, cited: dict, items: list[
         _account(st, c, self.answer_prompt)
         try: spec, cited = split_answer(parse_json(c.text), ans.question)
         except AgentError: pass
-        values = ground_values(cited, spec, items)
-        bad = [v for v in values if not v.grounded]
+        values, bad = _ground_all(cited, spec, items)
     if bad:
         ans.values = values
         raise AgentError("ungrounded value(s): " + '; '.join(f"{v.name}: {v.note}" for v in bad))
