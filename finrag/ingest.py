@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_ingest.ipynb #d52d4542
 from __future__ import annotations
-import hashlib, json, math, re, sqlite3, threading, time
+import hashlib, json, math, re, shutil, sqlite3, threading, time, uuid
 from contextlib import closing
 from pathlib import Path
 from typing import Any, Iterable, Literal, Optional, Protocol, Sequence, Union
@@ -320,6 +320,11 @@ class PageStore:
     def count(self) -> int: return self._q('SELECT COUNT(*) FROM chunks')[0][0]
 
 # %% ../nbs/02_ingest.ipynb #51a0c6c7
+def _mtime(p: Path) -> float:
+    "Modification time, or 0 for a path another writer has just removed."
+    try: return p.stat().st_mtime
+    except OSError: return 0.0
+
 class BM25Index:
     "A bm25s index over chunk texts, with the chunk ids in corpus order."
     def __init__(self, ids: list[str], model: Any, generation: int = -1):
@@ -341,21 +346,33 @@ class BM25Index:
         return self.model.get_scores(known) if known else np.zeros(len(self.ids), dtype=np.float32)
 
     def save(self, folder: Path):
-        "Write the index and its ids; the ids file goes last, so a half-written index is never taken as whole."
+        "Write into a new subfolder, then point `current` at it: readers and other writers never see a half-written index."
         folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-        if self.model is not None: self.model.save(str(folder/'model'))
-        tmp = folder/'ids.json.tmp'
-        tmp.write_text(json.dumps({'generation': self.generation, 'ids': self.ids})); tmp.replace(folder/'ids.json')
+        tag = uuid.uuid4().hex[:8]
+        work, sub = folder/f".tmp-{tag}", folder/f"g{self.generation}-{tag}"; work.mkdir()
+        if self.model is not None: self.model.save(str(work/'model'))
+        (work/'ids.json').write_text(json.dumps({'generation': self.generation, 'ids': self.ids}))
+        work.rename(sub)  # complete versions only ever appear whole
+        tmp = folder/f"current.{tag}.tmp"
+        tmp.write_text(sub.name); tmp.replace(folder/'current')
+        current = (folder/'current').read_text().strip()
+        versions = sorted(folder.glob('g*'), key=_mtime)
+        for d in versions[:-4]:  # older versions; the newest four stay for readers still loading them
+            if d.name not in (sub.name, current): shutil.rmtree(d, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path) -> Optional['BM25Index']:
         "The saved index, or None if there is none (or it is incomplete)."
         import bm25s
-        f = Path(folder)/'ids.json'
-        if not f.is_file(): return None
-        meta = json.loads(f.read_text())
-        model = bm25s.BM25.load(str(Path(folder)/'model')) if meta['ids'] else None
-        return cls(meta['ids'], model, meta['generation'])
+        ptr = Path(folder)/'current'
+        for attempt in range(10):  # a newer save may remove the version being read: read the pointer again
+            if not ptr.is_file(): return None
+            sub = Path(folder)/ptr.read_text().strip()
+            try:
+                meta = json.loads((sub/'ids.json').read_text())
+                return cls(meta['ids'], bm25s.BM25.load(str(sub/'model')) if meta['ids'] else None, meta['generation'])
+            except (OSError, ValueError): continue
+        return None  # the caller rebuilds
 
 # %% ../nbs/02_ingest.ipynb #dbbc0cbb
 def chroma_client(settings: Settings):
@@ -520,12 +537,16 @@ def _bm25_stale(self: Index) -> bool:
     saved = BM25Index.load(self.dir/'bm25')
     return saved is None or saved.generation != self.store.generation()
 
+_BM25_LOCK = threading.Lock()  # one thread loads or rebuilds at a time; the others then find it fresh
+
 @property
 def _bm25_prop(self: Index) -> BM25Index:
     "The BM25 index, loaded (or rebuilt if stale) on first use."
-    if self._bm25 is None or self._bm25.generation != self.store.generation():
-        saved = BM25Index.load(self.dir/'bm25')
-        self._bm25 = saved if saved is not None and saved.generation == self.store.generation() else self.rebuild_bm25()
+    if self._bm25 is not None and self._bm25.generation == self.store.generation(): return self._bm25
+    with _BM25_LOCK:
+        if self._bm25 is None or self._bm25.generation != self.store.generation():
+            saved = BM25Index.load(self.dir/'bm25')
+            self._bm25 = saved if saved is not None and saved.generation == self.store.generation() else self.rebuild_bm25()
     return self._bm25
 
 Index.rebuild_bm25, Index.bm25_stale, Index.bm25 = _rebuild_bm25, _bm25_stale, _bm25_prop
