@@ -175,13 +175,14 @@ class LoadedModel:
 _LOADED: dict[tuple, LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
 
-def load_llama(path: Path | str, n_ctx: int = 4096, n_threads: int = 1) -> LoadedModel:
+def load_llama(path: Path | str, n_ctx: int = 4096, n_threads: int = 1, n_gpu_layers: int = 0) -> LoadedModel:
     "The process-wide model for this file and configuration, loaded on first call."
-    key = (str(Path(path).resolve()), n_ctx, n_threads)
+    key = (str(Path(path).resolve()), n_ctx, n_threads, n_gpu_layers)
     with _LOAD_LOCK:
         if key not in _LOADED:
             from llama_cpp import Llama
-            try: llama = Llama(model_path=key[0], n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False)
+            try: llama = Llama(model_path=key[0], n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                               n_gpu_layers=n_gpu_layers, verbose=False)
             except (ValueError, RuntimeError, OSError) as e: raise LLMError(f"could not load {path}: {e}", hint="check FINRAG_GGUF_PATH / run `finrag models assemble`") from e
             if not _LOADED: atexit.register(unload_models)  # close before the interpreter tears llama_cpp down
             _LOADED[key] = LoadedModel(llama)
@@ -257,10 +258,11 @@ class LocalLLM:
     "A GGUF model run in-process by llama.cpp; loaded on first use."
     provider = 'local'
     def __init__(self, path: Path | str | Callable[[], Path], model: str | None = None, n_ctx: int = 4096, n_threads: int = 1,
-                 temperature: float = 0.0, max_tokens: int = 512, seed: int = 0):
+                 temperature: float = 0.0, max_tokens: int = 512, seed: int = 0, n_gpu_layers: int = 0):
         self._path = path
         self.model = model or Path(path).name
         self.n_ctx, self.n_threads, self.temperature, self.max_tokens, self.seed = n_ctx, n_threads, temperature, max_tokens, seed
+        self.n_gpu_layers = n_gpu_layers  # layers offloaded to a GPU (a CUDA build of llama.cpp); 0 on CPU
         self.last_perf: dict = {}
 
     @classmethod
@@ -269,14 +271,14 @@ class LocalLLM:
         from finrag.models import llm_path
         model = Path(s.gguf_path).name if s.gguf_path else s.local_model
         return cls(lambda: llm_path(s), model=model, n_ctx=s.n_ctx, n_threads=s.n_threads,
-                   temperature=s.temperature, max_tokens=s.max_tokens, seed=s.seed)
+                   temperature=s.temperature, max_tokens=s.max_tokens, seed=s.seed, n_gpu_layers=s.n_gpu_layers)
 
     @property
     def path(self) -> Path: return Path(self._path() if callable(self._path) else self._path)
 
     def loaded(self) -> LoadedModel:
         "The loaded model (loading it on first use)."
-        return load_llama(self.path, self.n_ctx, self.n_threads)
+        return load_llama(self.path, self.n_ctx, self.n_threads, self.n_gpu_layers)
 
     def complete(self, messages: Messages, schema: dict | None = None, max_tokens: int | None = None,
                  temperature: float | None = None, stop: str | list[str] | None = None) -> Completion:
