@@ -6,6 +6,7 @@
 from __future__ import annotations
 import ast, json, math, re, time
 from pathlib import Path
+from collections import Counter
 from typing import Any, Literal, Optional, Sequence
 from pydantic import BaseModel, Field
 from .config import FinragError, Settings
@@ -18,7 +19,8 @@ __all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTAN
            'AgentError', 'parse_json', 'year_literals', 'check_spec', 'question_kind', 'strip_times_100', 'source_name',
            'source_label', 'values_schema', 'match_column', 'ground_row', 'ground_text', 'recite', 'ground_one',
            'ground_values', 'display', 'Agent', 'answer_schema', 'normalise_expression', 'bind_names', 'split_answer',
-           'same_cell', 'Demo', 'load_demos', 'render_demos', 'cite_literals', 'format_answer']
+           'same_cell', 'Demo', 'load_demos', 'render_demos', 'cite_literals', 'vote_key', 'pick_by_vote',
+           'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -477,13 +479,14 @@ def _answer_messages(self: Agent, ans: Answer, items: list[Item], history: Seque
     return self.answer_prompt.messages(evidence=render_items(items), question=ans.question,
                                        history=_history_text(history), examples=self.demonstrations(ans.question, ans.page_id))
 
-def _specify_one(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[str, str]]) -> tuple[Spec, dict, list[dict]]:
+def _specify_one(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[str, str]],
+                 temperature: float | None = None, seed: int | None = None) -> tuple[Spec, dict, list[dict]]:
     "Step 1 and step 2 in one generation; returns the checked spec, the citations and the conversation."
     st = Stage(stage='specify'); ans.trace.append(st)
     msgs, schema = self.answer_messages(ans, items, history), answer_schema([source_name(it) for it in items])
     for attempt in range(2):
-        c = self.llm.complete(msgs, schema=schema, max_tokens=400); _account(st, c, self.answer_prompt)
-        msgs = msgs + [{'role': 'assistant', 'content': c.text}]
+        c = self.llm.complete(msgs, schema=schema, max_tokens=400, temperature=temperature, seed=seed)
+        _account(st, c, self.answer_prompt); msgs = msgs + [{'role': 'assistant', 'content': c.text}]
         try: return (*split_answer(parse_json(c.text), ans.question), msgs)
         except AgentError as e:
             if attempt: raise
@@ -506,7 +509,8 @@ def _ground_all(cited: dict, spec: Spec, items: list[Item]) -> tuple[list[Value]
     values = ground_values(cited, spec, items); same_cell(values)
     return values, [v for v in values if not v.grounded]
 
-def _extract_one(self: Agent, ans: Answer, spec: Spec, cited: dict, items: list[Item], msgs: list[dict]) -> tuple[Spec, list[Value]]:
+def _extract_one(self: Agent, ans: Answer, spec: Spec, cited: dict, items: list[Item], msgs: list[dict],
+                 temperature: float | None = None, seed: int | None = None) -> tuple[Spec, list[Value]]:
     "Ground the cited values; one retry with feedback for those not found where cited."
     st = Stage(stage='extract'); ans.trace.append(st); t0 = time.perf_counter()
     values, bad = _ground_all(cited, spec, items); st.latency_s = time.perf_counter() - t0
@@ -514,7 +518,8 @@ def _extract_one(self: Agent, ans: Answer, spec: Spec, cited: dict, items: list[
         msgs = msgs + [{'role': 'user', 'content': 'These values are not in the cited evidence: ' +
                         '; '.join(f"{v.name}: {v.note}" for v in bad) + '. Cite the row and column, or the sentence, '
                         'that really holds each number. Reply with the corrected JSON.'}]
-        c = self.llm.complete(msgs, schema=answer_schema([source_name(it) for it in items]), max_tokens=400)
+        c = self.llm.complete(msgs, schema=answer_schema([source_name(it) for it in items]), max_tokens=400,
+                              temperature=temperature, seed=seed)
         _account(st, c, self.answer_prompt)
         try: spec, cited = split_answer(parse_json(c.text), ans.question)
         except AgentError: pass
@@ -606,6 +611,46 @@ def cite_literals(ans: Answer, expr: str) -> None:
         ans.values.append(Value(name=f"{n.value:g}", number=num, quote=quote, source=it.label, chunk_id=it.chunk_id,
                                 ref=it.ref, column=column, grounded=True, note='a number written in the expression'))
 
+# %% ../nbs/05_agent.ipynb #b7203d2b
+def vote_key(value: float | bool) -> str:
+    "What counts as the same answer in a vote: booleans as such, numbers to 6 significant digits."
+    return str(value) if isinstance(value, bool) else f"{float(value):.6g}"
+
+def pick_by_vote(cands: Sequence[Answer]) -> tuple[Answer, int]:
+    "The earliest answer whose value the most answers share, and how many share it (the first answer, 0, if none answered)."
+    keys = [vote_key(c.value) if c.ok else None for c in cands]
+    counts = Counter(k for k in keys if k is not None)
+    if not counts: return cands[0], 0
+    top = max(counts.values())
+    return cands[next(i for i, k in enumerate(keys) if k is not None and counts[k] == top)], top
+
+def _sample_answer(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[str, str]], i: int) -> Answer:
+    "Answer number `i` (0: greedy; then sampled with seed `seed + i`); a failure is recorded in it, never raised."
+    c = Answer(question=ans.question, page_id=ans.page_id, evidence=items, conversation_id=ans.conversation_id)
+    t, seed = (None, None) if i == 0 else (self.settings.sample_temperature, self.settings.seed + i)
+    try:
+        spec, cited, msgs = self.specify_one(c, items, history, t, seed)
+        c.expression, c.kind = spec.expression, spec.kind
+        spec, c.values = self.extract_one(c, spec, cited, items, msgs, t, seed)
+        self.evaluate(c, spec, c.values)
+    except FinragError as e:
+        c.failed_stage, c.error = (c.trace[-1].stage if c.trace else 'specify'), str(e)
+        if c.trace: c.trace[-1].status, c.trace[-1].error = 'failed', str(e)
+    return c
+
+_VOTED = ('value', 'display', 'kind', 'expression', 'substituted', 'values', 'failed_stage', 'error')
+
+def _vote(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[str, str]]) -> None:
+    "Answer `samples` times and keep, in `ans`, the answer whose value most of them reach, with every sample's trace."
+    cands = [self.sample_answer(ans, items, history, i) for i in range(self.settings.samples)]
+    best, agree = pick_by_vote(cands)
+    for c in cands: ans.trace += c.trace
+    ans.trace.append(Stage(stage='vote', output='; '.join(c.display or f"failed at {c.failed_stage}" for c in cands)))
+    for f in _VOTED: setattr(ans, f, getattr(best, f))
+    ans.flags += best.flags + ([f"{agree} of {len(cands)} sampled answers reach this value"] if agree else [])
+
+Agent.sample_answer, Agent.vote = _sample_answer, _vote
+
 # %% ../nbs/05_agent.ipynb #208ec0e3
 def _ask(self: Agent, question: str, page_id: str | None = None, company: str | None = None, year: int | None = None,
          conversation_id: str | None = None) -> Answer:
@@ -616,15 +661,17 @@ def _ask(self: Agent, question: str, page_id: str | None = None, company: str | 
         ans.question = self.check_question(question)
         stage = 'retrieval'; items = ans.evidence = self.retrieve(ans, company, year)
         history = self.conversations.get(conversation_id or '', [])
-        if self.settings.agent_mode == 'one_call':
-            stage = 'specify'; spec, cited, msgs = self.specify_one(ans, items, history)
-            ans.expression, ans.kind = spec.expression, spec.kind
-            stage = 'extract'; spec, ans.values = self.extract_one(ans, spec, cited, items, msgs)
+        if self.settings.agent_mode == 'one_call' and self.settings.samples > 1: self.vote(ans, items, history)
         else:
-            stage = 'specify'; spec, msgs = self.specify(ans, items, history)
-            ans.expression, ans.kind = spec.expression, spec.kind
-            stage = 'extract'; ans.values = self.extract(ans, spec, items, msgs)
-        stage = 'evaluate'; self.evaluate(ans, spec, ans.values)
+            if self.settings.agent_mode == 'one_call':
+                stage = 'specify'; spec, cited, msgs = self.specify_one(ans, items, history)
+                ans.expression, ans.kind = spec.expression, spec.kind
+                stage = 'extract'; spec, ans.values = self.extract_one(ans, spec, cited, items, msgs)
+            else:
+                stage = 'specify'; spec, msgs = self.specify(ans, items, history)
+                ans.expression, ans.kind = spec.expression, spec.kind
+                stage = 'extract'; ans.values = self.extract(ans, spec, items, msgs)
+            stage = 'evaluate'; self.evaluate(ans, spec, ans.values)
     except FinragError as e:
         ans.failed_stage, ans.error = stage, str(e)
         if ans.trace and ans.trace[-1].stage == stage: ans.trace[-1].status, ans.trace[-1].error = 'failed', str(e)

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     agent_mode: Literal['one_call', 'two_step'] = 'one_call'  # both steps in one generation, or two calls sharing a prefix
     examples_file: Optional[Path] = None  # solved questions (FinQA format) to pick demonstrations from
     examples_k: int = 0  # similar solved questions shown per question (0: the fixed worked examples only)
+    samples: int = Field(1, ge=1, le=9)  # answers per question (one-call); more than one votes on the executed value
+    sample_temperature: float = Field(0.7, gt=0, le=2)  # temperature of the answers after the first (greedy) one
     max_question_chars: int = 1000
     rerank: Literal['auto', 'cohere', 'local', 'none'] = 'auto'  # auto: Cohere when COHERE_API_KEY is set, else local
     temperature: float = 0.0

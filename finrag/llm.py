@@ -48,7 +48,8 @@ class LLM(Protocol):
     max_tokens: int
     seed: int
     def complete(self, messages: Messages, schema: dict | None = None, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: str | list[str] | None = None) -> Completion: ...
+                 temperature: float | None = None, stop: str | list[str] | None = None,
+                 seed: int | None = None) -> Completion: ...
 
 # %% ../nbs/04_llm.ipynb #49df6598
 Responder = Callable[[Messages, Optional[dict]], Union[str, Exception]]
@@ -73,9 +74,10 @@ class FakeLLM:
         return self.responses[len(self.calls) - 1]
 
     def complete(self, messages: Messages, schema: dict | None = None, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: str | list[str] | None = None) -> Completion:
+                 temperature: float | None = None, stop: str | list[str] | None = None,
+                 seed: int | None = None) -> Completion:
         "Record the call and return (or raise) the next scripted response."
-        self.calls.append(dict(messages=messages, schema=schema, max_tokens=max_tokens, temperature=temperature, stop=stop))
+        self.calls.append(dict(messages=messages, schema=schema, max_tokens=max_tokens, temperature=temperature, stop=stop, seed=seed))
         out = self._next(messages, schema)
         if isinstance(out, Exception): raise out
         return Completion(text=out, prompt_tokens=_words(messages), completion_tokens=len(out.split()),
@@ -89,10 +91,10 @@ def _stops(stop: str | list[str] | None) -> list[str] | None:
     return [stop] if isinstance(stop, str) else (list(stop) if stop else None)
 
 def request_key(llm: LLM, messages: Messages, schema: dict | None = None, max_tokens: int | None = None,
-                temperature: float | None = None, stop: str | list[str] | None = None) -> str:
+                temperature: float | None = None, stop: str | list[str] | None = None, seed: int | None = None) -> str:
     "SHA-256 of everything that determines `llm`'s answer to this request."
     req = dict(provider=llm.provider, model=llm.model, messages=messages, schema=schema, stop=_stops(stop),
-               max_tokens=max_tokens or llm.max_tokens, seed=llm.seed,
+               max_tokens=max_tokens or llm.max_tokens, seed=llm.seed if seed is None else seed,
                temperature=llm.temperature if temperature is None else temperature)
     return hashlib.sha256(json.dumps(req, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
@@ -151,9 +153,10 @@ class CachedLLM:
     seed = property(lambda self: self.inner.seed)
 
     def complete(self, messages: Messages, schema: dict | None = None, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: str | list[str] | None = None) -> Completion:
+                 temperature: float | None = None, stop: str | list[str] | None = None,
+                 seed: int | None = None) -> Completion:
         "Answer from the cache if recorded; otherwise ask `inner` (and record) unless in replay mode."
-        kw = dict(schema=schema, max_tokens=max_tokens, temperature=temperature, stop=stop)
+        kw = dict(schema=schema, max_tokens=max_tokens, temperature=temperature, stop=stop, seed=seed)
         if self.mode == 'off': return self.inner.complete(messages, **kw)
         t0, key = time.perf_counter(), request_key(self.inner, messages, **kw)
         if (hit := self.store.get(key)) is not None: return hit.model_copy(update=dict(latency_s=time.perf_counter() - t0))
@@ -281,12 +284,13 @@ class LocalLLM:
         return load_llama(self.path, self.n_ctx, self.n_threads, self.n_gpu_layers)
 
     def complete(self, messages: Messages, schema: dict | None = None, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: str | list[str] | None = None) -> Completion:
+                 temperature: float | None = None, stop: str | list[str] | None = None,
+                 seed: int | None = None) -> Completion:
         "Generate with llama.cpp (schema-constrained if `schema`), one generation at a time per model."
         import llama_cpp
         m = self.loaded()
         llama = m.llama
-        kw = dict(messages=messages, max_tokens=max_tokens or self.max_tokens, seed=self.seed, stop=_stops(stop) or [],
+        kw = dict(messages=messages, max_tokens=max_tokens or self.max_tokens, seed=self.seed if seed is None else seed, stop=_stops(stop) or [],
                   temperature=self.temperature if temperature is None else temperature,
                   grammar=json_grammar(schema) if schema is not None else None)
         with m.lock:
@@ -358,9 +362,10 @@ class OpenAILLM:
         return self._client
 
     def complete(self, messages: Messages, schema: dict | None = None, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: str | list[str] | None = None) -> Completion:
+                 temperature: float | None = None, stop: str | list[str] | None = None,
+                 seed: int | None = None) -> Completion:
         "Ask the server; the output follows `schema` as strictly as the server allows."
-        kw = dict(model=self.model, max_tokens=max_tokens or self.max_tokens, seed=self.seed,
+        kw = dict(model=self.model, max_tokens=max_tokens or self.max_tokens, seed=self.seed if seed is None else seed,
                   temperature=self.temperature if temperature is None else temperature, **({'stop': _stops(stop)} if stop else {}))
         client, t0, skey = self.client, time.perf_counter(), json.dumps(schema, sort_keys=True)
         resp, form = _create(client, self.forms.get(skey, 'json_schema'), messages, schema, **kw)
