@@ -16,11 +16,11 @@ from .sandbox import SandboxError, evaluate, expression_names, parse_expression,
 # %% auto #0
 __all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTANTS', 'Number', 'find_numbers', 'parse_number',
            'Item', 'injection_flags', 'make_items', 'render_items', 'Variable', 'Spec', 'Value', 'Stage', 'Answer',
-           'AgentError', 'parse_json', 'year_literals', 'check_spec', 'question_kind', 'strip_times_100', 'source_name',
-           'source_label', 'values_schema', 'match_column', 'ground_row', 'ground_text', 'recite', 'ground_one',
-           'ground_values', 'display', 'Agent', 'answer_schema', 'normalise_expression', 'bind_names', 'split_answer',
-           'same_cell', 'Demo', 'load_demos', 'render_demos', 'cite_literals', 'vote_key', 'pick_by_vote',
-           'format_answer']
+           'AgentError', 'parse_json', 'year_literals', 'check_spec', 'form_error', 'question_kind', 'strip_times_100',
+           'source_name', 'source_label', 'values_schema', 'match_column', 'ground_row', 'ground_text', 'recite',
+           'ground_one', 'ground_values', 'display', 'Agent', 'answer_schema', 'normalise_expression', 'bind_names',
+           'split_answer', 'same_cell', 'Demo', 'load_demos', 'render_demos', 'cite_literals', 'vote_key',
+           'pick_by_vote', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -181,7 +181,9 @@ SPEC_SCHEMA = {'type': 'object', 'properties': {
     'required': ['variables', 'expression', 'kind']}
 
 _PERCENT_Q = re.compile(r'percent|percentage|%|growth rate|rate of (growth|change|increase|decrease)|\bmargin\b', re.I)
-_YESNO_Q = re.compile(r'^\s*(is|was|were|are|did|does|do|has|have|had|can|could|will|would)\b', re.I)
+_YESNO_Q = re.compile(r'^\s*(?:[^,?]{0,40},\s*)?(is|was|were|are|did|does|do|has|have|had|can|could|will|would)\b', re.I)
+_CHANGE_Q = re.compile(r'\b(change|difference)\b', re.I)
+_RATIO_Q = re.compile(r'\b(ratio|portion|share|proportion|fraction|times|rate|return)\b', re.I)
 
 def year_literals(expr: str) -> list[str]:
     "Integer literals in `expr` that look like years (1990-2039): a model's slip for a value in that year's column."
@@ -202,7 +204,21 @@ def check_spec(obj: dict, question: str) -> Spec:
         raise AgentError(f"the expression uses the year {years[0]} as a number; a year names a column: use a variable for the value")
     unknown = [n for n in expression_names(spec.expression) if n not in names]
     if unknown: raise AgentError(f"the expression uses {', '.join(unknown)} but defines only {', '.join(names)}")
+    if why := form_error(question, spec.expression): raise AgentError(why)
     return spec.model_copy(update={'kind': question_kind(question, spec)})
+
+def _is_relative_change(body: ast.AST) -> bool:
+    "Whether `body` is (a - b) / c: a change divided by a base."
+    return isinstance(body, ast.BinOp) and isinstance(body.op, ast.Div) and isinstance(body.left, ast.BinOp) and isinstance(body.left.op, ast.Sub)
+
+def form_error(question: str, expr: str) -> Optional[str]:
+    "Why the expression's form cannot answer the question's form (None when it can)."
+    body = parse_expression(expr).body
+    if _YESNO_Q.match(question) and not isinstance(body, ast.Compare):
+        return "the question asks yes or no: write the expression as a comparison such as a > b"
+    if _CHANGE_Q.search(question) and not (_PERCENT_Q.search(question) or _RATIO_Q.search(question)) and _is_relative_change(body):
+        return "the question asks for a change, not a percentage change: write new - old without dividing"
+    return None
 
 def question_kind(question: str, spec: Spec) -> Kind:
     "The answer kind: the question's wording wins over the model's guess for yes/no and percent."
