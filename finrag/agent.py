@@ -20,7 +20,7 @@ __all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTAN
            'source_name', 'source_label', 'values_schema', 'match_column', 'ground_row', 'ground_text', 'recite',
            'ground_one', 'ground_values', 'display', 'Agent', 'answer_schema', 'normalise_expression', 'bind_names',
            'split_answer', 'same_cell', 'Demo', 'load_demos', 'render_demos', 'cite_literals', 'vote_key',
-           'pick_by_vote', 'format_answer']
+           'pick_by_vote', 'fail_at', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -640,18 +640,25 @@ def pick_by_vote(cands: Sequence[Answer]) -> tuple[Answer, int]:
     top = max(counts.values())
     return cands[next(i for i, k in enumerate(keys) if k is not None and counts[k] == top)], top
 
+def fail_at(ans: Answer, stage: str, e: Exception) -> None:
+    "Record in `ans` (and its trace) that it stopped at `stage` because of `e`."
+    ans.failed_stage, ans.error = stage, str(e)
+    if ans.trace and ans.trace[-1].stage == stage: ans.trace[-1].status, ans.trace[-1].error = 'failed', str(e)
+
+def _answer_once(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[str, str]],
+                 temperature: float | None = None, seed: int | None = None) -> None:
+    "One one-call answer into `ans`: expression and citations, grounding, evaluation; raises at the stage that fails."
+    spec, cited, msgs = self.specify_one(ans, items, history, temperature, seed)
+    ans.expression, ans.kind = spec.expression, spec.kind
+    spec, ans.values = self.extract_one(ans, spec, cited, items, msgs, temperature, seed)
+    self.evaluate(ans, spec, ans.values)
+
 def _sample_answer(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[str, str]], i: int) -> Answer:
     "Answer number `i` (0: greedy; then sampled with seed `seed + i`); a failure is recorded in it, never raised."
     c = Answer(question=ans.question, page_id=ans.page_id, evidence=items, conversation_id=ans.conversation_id)
     t, seed = (None, None) if i == 0 else (self.settings.sample_temperature, self.settings.seed + i)
-    try:
-        spec, cited, msgs = self.specify_one(c, items, history, t, seed)
-        c.expression, c.kind = spec.expression, spec.kind
-        spec, c.values = self.extract_one(c, spec, cited, items, msgs, t, seed)
-        self.evaluate(c, spec, c.values)
-    except FinragError as e:
-        c.failed_stage, c.error = (c.trace[-1].stage if c.trace else 'specify'), str(e)
-        if c.trace: c.trace[-1].status, c.trace[-1].error = 'failed', str(e)
+    try: self.answer_once(c, items, history, t, seed)
+    except FinragError as e: fail_at(c, c.trace[-1].stage if c.trace else 'specify', e)
     return c
 
 _VOTED = ('value', 'display', 'kind', 'expression', 'substituted', 'values', 'failed_stage', 'error')
@@ -665,7 +672,7 @@ def _vote(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[s
     for f in _VOTED: setattr(ans, f, getattr(best, f))
     ans.flags += best.flags + ([f"{agree} of {len(cands)} sampled answers reach this value"] if agree else [])
 
-Agent.sample_answer, Agent.vote = _sample_answer, _vote
+Agent.answer_once, Agent.sample_answer, Agent.vote = _answer_once, _sample_answer, _vote
 
 # %% ../nbs/05_agent.ipynb #208ec0e3
 def _ask(self: Agent, question: str, page_id: str | None = None, company: str | None = None, year: int | None = None,
@@ -677,20 +684,16 @@ def _ask(self: Agent, question: str, page_id: str | None = None, company: str | 
         ans.question = self.check_question(question)
         stage = 'retrieval'; items = ans.evidence = self.retrieve(ans, company, year)
         history = self.conversations.get(conversation_id or '', [])
-        if self.settings.agent_mode == 'one_call' and self.settings.samples > 1: self.vote(ans, items, history)
+        if self.settings.agent_mode == 'one_call':
+            stage = 'one_call'  # its stages append themselves to the trace: a failure is at the last one
+            if self.settings.samples > 1: self.vote(ans, items, history)
+            else: self.answer_once(ans, items, history)
         else:
-            if self.settings.agent_mode == 'one_call':
-                stage = 'specify'; spec, cited, msgs = self.specify_one(ans, items, history)
-                ans.expression, ans.kind = spec.expression, spec.kind
-                stage = 'extract'; spec, ans.values = self.extract_one(ans, spec, cited, items, msgs)
-            else:
-                stage = 'specify'; spec, msgs = self.specify(ans, items, history)
-                ans.expression, ans.kind = spec.expression, spec.kind
-                stage = 'extract'; ans.values = self.extract(ans, spec, items, msgs)
+            stage = 'specify'; spec, msgs = self.specify(ans, items, history)
+            ans.expression, ans.kind = spec.expression, spec.kind
+            stage = 'extract'; ans.values = self.extract(ans, spec, items, msgs)
             stage = 'evaluate'; self.evaluate(ans, spec, ans.values)
-    except FinragError as e:
-        ans.failed_stage, ans.error = stage, str(e)
-        if ans.trace and ans.trace[-1].stage == stage: ans.trace[-1].status, ans.trace[-1].error = 'failed', str(e)
+    except FinragError as e: fail_at(ans, ans.trace[-1].stage if stage == 'one_call' else stage, e)
     if conversation_id: self.conversations.setdefault(conversation_id, []).append((ans.question, ans.display or 'unknown'))
     return ans
 
