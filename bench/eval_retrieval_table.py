@@ -1,7 +1,9 @@
 """Retrieval quality: fit the local reranker's weights (on train data only) and print the recall table (on dev).
 
-    python bench/eval_retrieval_table.py fit --train train:mpnet train:minilm conv:minilm --C 0.1
-        # fit LOCAL_WEIGHTS: FinQA train_100 (both models) and ConvFinQA pages that are not in dev (MiniLM)
+    python bench/eval_retrieval_table.py fit --train train:mpnet train:minilm conv:minilm --C 0.1 \
+        --cross train=/tmp/cross_no_train.safetensors conv=/tmp/cross_no_conv.safetensors
+        # fit LOCAL_WEIGHTS: FinQA train_100 (both models) and ConvFinQA pages that are not in dev (MiniLM), each file's
+        # cross-encoder feature from a cross-encoder trained without that file (out of fold); without --cross: LEXICAL_WEIGHTS
     python bench/eval_retrieval_table.py table  # page-scoped and open recall on FinQA dev_200, per configuration
 
 Each (file, embedding model) pair is ingested into its own collection under FINRAG_HOME (default ./.finrag); embeddings
@@ -14,7 +16,8 @@ import numpy as np
 from finrag.config import Settings
 from finrag.data import load
 from finrag.ingest import Index, make_embedder
-from finrag.retrieve import (FEATURES, LocalReranker, Retriever, eval_questions, eval_retrieval, feature_matrix,
+from finrag.cross import CrossEncoder
+from finrag.retrieve import (FEATURES, LEXICAL_WEIGHTS, LocalReranker, shared_cross, Retriever, eval_questions, eval_retrieval, feature_matrix,
                              format_metrics, question_query, _hits, Evidence)
 
 MODELS = {'mpnet': 'all-mpnet-base-v2', 'minilm': 'all-MiniLM-L6-v2'}
@@ -39,15 +42,16 @@ def retriever_for(name: str, model: str, skip_pages: set[str] = frozenset(), **k
     return Retriever(s, index=ix, **kw)
 
 
-def candidates(rt: Retriever, name: str, exclude_pages: set[str] = frozenset()):
-    "Per question: (X features, y gold labels) over all page candidates, first stage only."
+def candidates(rt: Retriever, name: str, exclude_pages: set[str] = frozenset(), cross: CrossEncoder | None = None):
+    "Per question: (X features, y gold labels) over all page candidates, first stage only (plus `cross`'s scores)."
     out = []
     for q in eval_questions(load(path_of(name)).questions):
         if q.page_id in exclude_pages: continue
         query = question_query(q)
         ev = rt.retrieve(query, page_id=q.page_id, k=1000, rerank=False)
         col = lambda k: np.array([e.scores[k] for e in ev])
-        X = feature_matrix(query, [e.chunk for e in ev], col('dense'), col('bm25'), col('fused'))
+        X = feature_matrix(query, [e.chunk for e in ev], col('dense'), col('bm25'), col('fused'),
+                           cross.score(query, [e.chunk.text for e in ev]) if cross else None)
         y = np.array([any(_hits(g, e, q.page_id) for g in q.evidence) for e in ev], dtype=float)
         out.append((X, y, len(q.evidence)))
     return out
@@ -79,10 +83,11 @@ def fit(args):
     "Fit LOCAL_WEIGHTS by logistic regression on train data; report train CV and held-out ConvFinQA/TAT-QA."
     from sklearn.linear_model import LogisticRegression
     dev_pages = set(load(path_of('dev')).pages)
-    sets = {}
+    sets, cross = {}, dict(kv.split('=', 1) for kv in args.cross)  # file name -> out-of-fold cross-encoder weights
     for spec in args.train + args.check:  # 'name' or 'name:model'
         n, _, model = spec.partition(':')
-        sets[spec] = candidates(retriever_for(n, model or args.model, dev_pages, reranker=None), n, dev_pages)
+        ce = CrossEncoder(Path(cross[n])) if n in cross else None
+        sets[spec] = candidates(retriever_for(n, model or args.model, dev_pages, reranker=None), n, dev_pages, ce)
     if args.drop:  # leave features out of the model (their columns zeroed)
         cols = [FEATURES.index(f) for f in args.drop]
         for groups in sets.values():
@@ -96,7 +101,7 @@ def fit(args):
                                                            for f in range(folds)])), 1) for k in ('R@1', 'R@3', 'R@5', 'All@3', 'All@5')})
     print('weights:', json.dumps({f: round(float(v), 3) for f, v in zip(FEATURES, w)}))
     base = np.array([1.0 if f == 'fused' else 0.0 for f in FEATURES])
-    cur = np.array([LocalReranker().weights.get(f, 0.0) for f in FEATURES])
+    cur = np.array([LocalReranker(cross=shared_cross() if args.cross else None).weights.get(f, 0.0) for f in FEATURES])
     for n, groups in sets.items():
         print(f"{n:12} fused  {recall_at(groups, base)}\n{n:12} fitted {recall_at(groups, w)}\n{n:12} current {recall_at(groups, cur)}")
 
@@ -106,8 +111,9 @@ CONFIGS = {  # name -> (model, Retriever kwargs)
     'dense all-MiniLM-L6-v2': ('minilm', dict(method='dense', reranker=None)),
     'dense all-mpnet-base-v2': ('mpnet', dict(method='dense', reranker=None)),
     'hybrid RRF (BM25 + mpnet)': ('mpnet', dict(reranker=None)),
-    'hybrid + local rerank (mpnet)': ('mpnet', dict(reranker=LocalReranker())),
-    'hybrid + local rerank (MiniLM)': ('minilm', dict(reranker=LocalReranker())),
+    'hybrid + lexical rerank (mpnet)': ('mpnet', dict(reranker=LocalReranker())),
+    'hybrid + local rerank with cross-encoder (mpnet)': ('mpnet', dict(reranker=LocalReranker(cross=shared_cross()))),
+    'hybrid + local rerank with cross-encoder (MiniLM)': ('minilm', dict(reranker=LocalReranker(cross=shared_cross()))),
 }
 
 
@@ -134,6 +140,7 @@ if __name__ == '__main__':
     sub = ap.add_subparsers(dest='cmd', required=True)
     f = sub.add_parser('fit'); f.add_argument('--model', default='mpnet'); f.add_argument('--C', type=float, default=1.0)
     f.add_argument('--train', nargs='+', default=['train']); f.add_argument('--drop', nargs='*', default=[]); f.add_argument('--check', nargs='*', default=['conv'])
+    f.add_argument('--cross', nargs='*', default=[], help='NAME=WEIGHTS: out-of-fold cross-encoder for file NAME')
     t = sub.add_parser('table'); t.add_argument('--modes', nargs='+', default=['page', 'open', 'open+filter']); t.add_argument('--limit', type=int)
     t.add_argument('--only'); t.add_argument('--json')
     a = ap.parse_args()

@@ -276,7 +276,7 @@ def select_questions(ds: Dataset, limit: int | None = None, sample_seed: int | N
 # %% ../nbs/06_eval.ipynb #3e4dc20e
 RUN_SETTINGS = ('llm_provider', 'local_model', 'gguf_path', 'openai_model', 'openai_base_url', 'n_ctx', 'temperature',
                 'max_tokens', 'seed', 'evidence_k', 'embed_model', 'rerank', 'cohere_rerank_model', 'max_question_chars',
-                'agent_mode', 'examples_file', 'examples_k', 'samples', 'sample_temperature')
+                'agent_mode', 'examples_file', 'examples_k', 'samples', 'sample_temperature', 'rerank_cross')
 
 def file_sha256(path: Path | str) -> str:
     "SHA-256 of a file's bytes."
@@ -291,9 +291,9 @@ def model_name(settings: Settings) -> str:
     return Path(settings.gguf_path).name if settings.gguf_path else settings.local_model
 
 def resolved_reranker(settings: Settings) -> str:
-    "The reranker retrieval will use: `auto` means Cohere when its key is set, else the local one."
-    if settings.rerank != 'auto': return settings.rerank
-    return 'cohere' if settings.cohere_api_key else 'local'
+    "The reranker retrieval will use: `auto` means Cohere when its key is set, else the local one (`+cross` with the cross-encoder)."
+    choice = settings.rerank if settings.rerank != 'auto' else 'cohere' if settings.cohere_api_key else 'local'
+    return choice + ('+cross' if choice == 'local' and settings.rerank_cross else '')
 
 def agent_prompts(agent: Any = None) -> dict[str, str]:
     "{prompt id: short hash} of the agent's prompts (the prompt files when there is no agent)."
