@@ -1,34 +1,20 @@
 """Train the local cross-encoder's LoRA deltas (finrag.cross) on training data only; dev_200 is never read for training.
 
-    python bench/train_cross.py --sets train conv tat --out finrag/assets/cross-minilm-lora.safetensors   # the shipped weights
-    python bench/train_cross.py --sets conv tat --val train --out /tmp/cross_no_train.safetensors      # held-out check
+    python bench/train_cross.py --val train --out finrag/assets/cross-minilm-lora.safetensors   # the shipped weights
 
-`train` is FinQA train_100, `conv` the ConvFinQA conversations whose pages are not dev_200 pages, `tat` TAT-QA dev
-(a seeded sample of --tat questions). About 0.7 s per question per epoch on 2 cores.
+Defaults: `--sets conv tat --tat 800 --epochs 2`. `conv` is the ConvFinQA conversations whose pages are not dev_200
+pages, `tat` a seeded sample of --tat TAT-QA dev questions, `train` FinQA train_100. train_100 is left out of the
+shipped weights and used as the held-out check (--val), because the reranker's cross-feature weights are fitted there.
+The shipped run: 900 questions (127 + 773 of the 800 sampled TAT-QA questions had a gold chunk found), 1,800 steps,
+38 minutes on 2 cores.
 """
 from __future__ import annotations
 import argparse, time
 from pathlib import Path
 import numpy as np, torch
-from finrag.config import Settings
 from finrag.cross import CrossEncoder, save_delta, train_cross, training_groups
 from finrag.data import load
-
-FILES = {'train': 'finqa/train_100.json', 'dev': 'finqa/dev_200.json', 'conv': 'convfinqa/convfinqa_dev_part1.json',
-         'tat': 'tatqa/tatqa_dataset_dev.json'}
-
-
-def path_of(name: str) -> Path: return Path(Settings().data_dir) / FILES[name]
-
-
-def recall(groups, scores, ks=(1, 3, 5)) -> dict:
-    "recall@k and all@k of ranking each group by its scores (gold = labels)."
-    out = {}
-    for k in ks:
-        hits = [(g.labels[np.argsort(-s, kind='stable')[:k]].sum(), g.labels.sum()) for g, s in zip(groups, scores)]
-        out[f"R@{k}"] = round(100 * float(np.mean([h / n for h, n in hits])), 1)
-        out[f"All@{k}"] = round(100 * float(np.mean([h >= n for h, n in hits])), 1)
-    return out
+from eval_retrieval_table import path_of, recall_at  # this folder is on sys.path when run as a script
 
 
 def main(a):
@@ -43,14 +29,15 @@ def main(a):
     ce = CrossEncoder(model=model)
     for n in a.val:
         gs = training_groups(load(path_of(n)), dev_pages)
-        print(f"held out {n}: {recall(gs, [ce.score(g.query, g.texts) for g in gs])}", flush=True)
+        ranked = [(ce.score(g.query, g.texts)[:, None], g.labels, int(g.labels.sum())) for g in gs]  # one feature, weight 1
+        print(f"held out {n}: {recall_at(ranked, np.ones(1))}", flush=True)
     print('saved', a.out)
 
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--sets', nargs='+', default=['train', 'conv', 'tat']); ap.add_argument('--val', nargs='*', default=[])
-    ap.add_argument('--out', required=True); ap.add_argument('--tat', type=int, default=600)
+    ap.add_argument('--sets', nargs='+', default=['conv', 'tat']); ap.add_argument('--val', nargs='*', default=[])
+    ap.add_argument('--out', required=True); ap.add_argument('--tat', type=int, default=800)
     ap.add_argument('--epochs', type=int, default=2); ap.add_argument('--lr', type=float, default=5e-4)
     ap.add_argument('--negatives', type=int, default=15); ap.add_argument('--rank', type=int, default=8)
     ap.add_argument('--seed', type=int, default=0); ap.add_argument('--threads', type=int, default=2)

@@ -4,17 +4,18 @@
 
 # %% ../nbs/02a_cross.ipynb #01526b58
 from __future__ import annotations
-import json, math, random, re, time
+import json, math, random
 from pathlib import Path
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Sequence
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 from .config import FinragError
 from .data import Dataset, Question
-from .ingest import Chunk, chunk_page
+from .ingest import Chunk, chunk_page, tokenize
 from .models import minilm_path, offline_env
+from .retrieve import eval_questions, question_query
 
 # %% auto #0
 __all__ = ['CROSS_WEIGHTS', 'CrossError', 'numbers_in', 'gold_refs', 'Group', 'training_groups', 'LoRALinear', 'CrossModel',
@@ -28,15 +29,9 @@ class CrossError(FinragError):
     "The cross-encoder's weights are missing or do not fit the base model."
 
 # %% ../nbs/02a_cross.ipynb #4400fe0b
-_NUM = re.compile(r'\d[\d,]*\.?\d*')
-
 def numbers_in(s: str) -> set[str]:
-    "The numbers written in `s`, normalised (`1,200.50` -> `1200.5`)."
-    out = set()
-    for m in _NUM.findall(str(s)):
-        try: out.add(f"{float(m.replace(',', '')):g}")
-        except ValueError: pass
-    return out
+    "The numbers written in `s`, normalised as BM25 tokens are (`1,200.50` -> `1200.5`)."
+    return {t for t in tokenize(str(s)) if t[0].isdigit()}
 
 def gold_refs(q: Question, chunks: Sequence[Chunk]) -> set[str]:
     "Refs of the chunks holding `q`'s gold evidence; a bare `table` gold becomes the rows holding the derivation's numbers."
@@ -55,15 +50,15 @@ class Group(NamedTuple):
 
 def training_groups(ds: Dataset, exclude_pages: frozenset[str] | set[str] = frozenset(), limit: int | None = None,
                     seed: int = 0) -> list[Group]:  # limit: a seeded random sample of that many questions
-    "Training groups from a dataset's questions with gold evidence (final turns only for conversations)."
-    qs = [q for q in ds.questions if q.evidence and q.page_id not in exclude_pages and (q.conversation_id is None or q.answer is not None)]
+    "Training groups from the questions retrieval is scored on (`eval_questions`), pages in `exclude_pages` left out."
+    qs = [q for q in eval_questions(ds.questions) if q.page_id not in exclude_pages]
     if limit: qs = random.Random(seed).sample(qs, min(limit, len(qs)))
     out = []
     for q in qs:
         chunks = [c for c in chunk_page(ds.pages[q.page_id]) if c.kind in ('text', 'row')]
         gold = gold_refs(q, chunks)
         y = np.array([float(c.ref in gold) for c in chunks])
-        if 0 < y.sum() < len(y): out.append(Group(' '.join([*q.history, q.text]), [c.text for c in chunks], y))
+        if 0 < y.sum() < len(y): out.append(Group(question_query(q), [c.text for c in chunks], y))
     return out
 
 # %% ../nbs/02a_cross.ipynb #f5a0344c
@@ -87,6 +82,7 @@ _TARGETS = (('attention.self', 'query'), ('attention.self', 'key'), ('attention.
             ('intermediate', 'dense'), ('output', 'dense'))
 
 def _child(m: nn.Module, dotted: str) -> nn.Module:
+    "The submodule of `m` at a dotted path."
     for part in dotted.split('.'): m = getattr(m, part)
     return m
 
@@ -161,7 +157,7 @@ def train_cross(groups: Sequence[Group], epochs: int = 2, lr: float = 5e-4, nega
 class CrossEncoder:
     "Scores (question, chunk) pairs with the LoRA-tuned MiniLM; loaded lazily, deltas merged."
     name = 'cross-minilm'
-    def __init__(self, weights: Path | None = CROSS_WEIGHTS, batch_size: int = 32,
+    def __init__(self, weights: Path = CROSS_WEIGHTS, batch_size: int = 32,
                  model: CrossModel | None = None):  # an in-memory model (tests, training) instead of a weights file
         self.weights, self.batch_size, self._model = weights, batch_size, model
 
@@ -170,8 +166,8 @@ class CrossEncoder:
         if self._model is None:
             tensors, meta = load_delta(self.weights)
             m = CrossModel(int(meta.get('rank', 8)), int(meta.get('max_length', 160)))
-            missing = set(delta(m)) ^ set(tensors)
-            if missing: raise CrossError(f"{self.weights} does not fit the cross-encoder ({len(missing)} tensors differ)")
+            differ = set(delta(m)) ^ set(tensors)
+            if differ: raise CrossError(f"{self.weights} does not fit the cross-encoder ({len(differ)} tensors differ)")
             m.load_state_dict(tensors, strict=False)
             for layer in m.enc.encoder.layer:
                 for parent, name in _TARGETS: setattr(_child(layer, parent), name, getattr(_child(layer, parent), name).merge())

@@ -174,7 +174,7 @@ class LocalReranker:
         col = lambda k: np.array([e.scores.get(k, 0.0) for e in candidates])
         cross = self.cross_scores(question, candidates)
         X = feature_matrix(question, [e.chunk for e in candidates], col('dense'), col('bm25'), col('fused'), cross)
-        weights = self.weights if cross is not None or self.cross is None else LEXICAL_WEIGHTS
+        weights = LEXICAL_WEIGHTS if self.cross is not None and cross is None else self.weights  # the cross-encoder failed
         return X @ np.array([weights.get(n, 0.0) for n in FEATURES])
 
 # %% ../nbs/03_retrieve.ipynb #8f049ab7

@@ -19,8 +19,8 @@ def home(tmp_path_factory) -> Path:
     assert r.returncode == 0, r.stderr
     return home
 
-def _cli(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, 'FINRAG_HOME': str(home), 'HF_HUB_OFFLINE': '1', 'FINRAG_LLM_CACHE': 'off'}
+def _cli(home: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, 'FINRAG_HOME': str(home), 'HF_HUB_OFFLINE': '1', 'FINRAG_LLM_CACHE': 'off', **extra_env}
     return subprocess.run([str(Path(sys.executable).parent/'finrag'), *args], capture_output=True, text=True, env=env, timeout=900)
 
 def test_ingest_is_idempotent(home):
@@ -59,9 +59,7 @@ def test_bad_questions_get_clear_errors(home):
 
 def test_search_with_the_cross_encoder(home):
     "FINRAG_RERANK_CROSS=true: the real LoRA-tuned MiniLM reads the page's chunks and the revenue row still ranks first."
-    env = {**os.environ, 'FINRAG_HOME': str(home), 'HF_HUB_OFFLINE': '1', 'FINRAG_RERANK_CROSS': 'true'}
-    r = subprocess.run([str(Path(sys.executable).parent/'finrag'), 'search', 'what was net revenue in 2024?', '--page', 'NWI/2024/page_12.pdf', '--k', '3'],
-                       capture_output=True, text=True, env=env, timeout=900)
+    r = _cli(home, 'search', 'what was net revenue in 2024?', '--page', 'NWI/2024/page_12.pdf', '--k', '3', FINRAG_RERANK_CROSS='true')
     assert r.returncode == 0, r.stderr[-2000:]
     assert re.search(r'│ 1\s+│ table_\d+', r.stdout) and 'net revenue' in r.stdout.lower(), r.stdout
     from finrag.retrieve import Retriever
