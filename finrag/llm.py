@@ -93,7 +93,8 @@ def _stops(stop: str | list[str] | None) -> list[str] | None:
 def request_key(llm: LLM, messages: Messages, schema: dict | None = None, max_tokens: int | None = None,
                 temperature: float | None = None, stop: str | list[str] | None = None, seed: int | None = None) -> str:
     "SHA-256 of everything that determines `llm`'s answer to this request."
-    req = dict(provider=llm.provider, model=llm.model, messages=messages, schema=schema, stop=_stops(stop),
+    req = dict(provider=llm.provider, model=llm.model, messages=messages, stop=_stops(stop),
+               schema=json.dumps(schema, ensure_ascii=False) if schema is not None else None,  # as written: order matters
                max_tokens=max_tokens or llm.max_tokens, seed=llm.seed if seed is None else seed,
                temperature=llm.temperature if temperature is None else temperature)
     return hashlib.sha256(json.dumps(req, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
@@ -234,7 +235,7 @@ _GRAMMARS: dict[str, Any] = {}
 
 def json_grammar(schema: dict) -> Any:
     "The llama.cpp grammar that only admits JSON following `schema` (cached)."
-    key = json.dumps(schema, sort_keys=True)
+    key = json.dumps(schema)  # property order kept: it is the order the fields are generated in
     if key not in _GRAMMARS:
         from llama_cpp import LlamaGrammar
         try: _GRAMMARS[key] = LlamaGrammar.from_json_schema(key, verbose=False)
