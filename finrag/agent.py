@@ -14,12 +14,13 @@ from .llm import LLM, Completion, Prompt, load_prompt
 from .sandbox import SandboxError, evaluate, expression_names, parse_expression, substitute
 
 # %% auto #0
-__all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTANTS', 'Number', 'find_numbers', 'parse_number',
-           'Item', 'injection_flags', 'make_items', 'render_items', 'Variable', 'Spec', 'Value', 'Stage', 'Answer',
-           'AgentError', 'parse_json', 'year_literals', 'check_spec', 'form_error', 'question_kind', 'strip_times_100',
-           'source_name', 'source_label', 'values_schema', 'match_column', 'ground_row', 'ground_text', 'recite',
-           'ground_one', 'ground_values', 'display', 'Agent', 'answer_schema', 'normalise_expression', 'bind_names',
-           'split_answer', 'same_cell', 'Demo', 'load_demos', 'render_demos', 'cite_literals', 'vote_key',
+__all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTANTS', 'INLINE_PATTERN', 'INLINE_SCHEMA', 'Number',
+           'find_numbers', 'parse_number', 'Item', 'injection_flags', 'make_items', 'render_items', 'Variable', 'Spec',
+           'Value', 'Stage', 'Answer', 'AgentError', 'parse_json', 'year_literals', 'check_spec', 'form_error',
+           'question_kind', 'strip_times_100', 'source_name', 'source_label', 'values_schema', 'match_column',
+           'ground_row', 'ground_text', 'recite', 'ground_one', 'ground_values', 'display', 'Agent', 'answer_schema',
+           'normalise_expression', 'bind_names', 'split_answer', 'same_cell', 'Demo', 'load_demos', 'render_demos',
+           'cite_literals', 'Place', 'places', 'place_value', 'place_name', 'lift_literals', 'inline_spec', 'vote_key',
            'pick_by_vote', 'fail_at', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
@@ -352,6 +353,7 @@ class Agent:
         self._retriever, self._llm = retriever, llm
         self.prompt, self.extract_prompt = load_prompt('agent'), load_prompt('extract')
         self.answer_prompt = load_prompt('answer')  # both steps in one generation (agent_mode one_call)
+        self.inline_prompt = load_prompt('inline')  # the expression with numbers; code cites them (agent_mode inline)
         self.conversations: dict[str, list[tuple[str, str]]] = {}
 
     @property
@@ -371,7 +373,7 @@ class Agent:
     @property
     def prompts_used(self) -> list[Prompt]:
         "The prompts this agent's mode sends (their hashes identify a run)."
-        return [self.answer_prompt] if self.settings.agent_mode == 'one_call' else [self.prompt, self.extract_prompt]
+        return {'one_call': [self.answer_prompt], 'inline': [self.inline_prompt]}.get(self.settings.agent_mode, [self.prompt, self.extract_prompt])
 
 # %% ../nbs/05_agent.ipynb #b2605ccd
 def _check_question(self: Agent, question: Any) -> str:
@@ -614,18 +616,157 @@ Agent.evaluate = _evaluate
 # %% ../nbs/05_agent.ipynb #9acce18e
 PLAIN_CONSTANTS = {*range(0, 13), 100, 1000, 1e6, 1e9, 365, 0.5}
 
+def _question_numbers(question: str) -> set[float]:
+    "Numbers the question states, as written and as fractions of a percent."
+    return {x for n in find_numbers(question) for x in (n.value, abs(n.value), n.value / 100 if n.percent else n.value)}
+
 def cite_literals(ans: Answer, expr: str) -> None:
     "Add a cited value for each non-trivial number literal of `expr`, or a flag when it is not in the evidence."
     consts = [n for n in ast.walk(parse_expression(expr)) if isinstance(n, ast.Constant) and isinstance(n.value, (int, float))]
     first = {}
     for n in sorted(consts, key=lambda n: n.col_offset): first.setdefault(n.value, n)  # each number once, in order
     for n in first.values():
-        if n.value in PLAIN_CONSTANTS: continue
+        if n.value in PLAIN_CONSTANTS or n.value in _question_numbers(ans.question): continue
         found = recite(repr(n.value), ans.evidence, cited='')
         if found is None: ans.flags.append(f"the number {n.value:g} in the expression is not in the evidence shown"); continue
         it, num, quote, column = found
         ans.values.append(Value(name=f"{n.value:g}", number=num, quote=quote, source=it.label, chunk_id=it.chunk_id,
                                 ref=it.ref, column=column, grounded=True, note='a number written in the expression'))
+
+# %% ../nbs/05_agent.ipynb #8d5a5670
+INLINE_PATTERN = r'^[0-9 .+*/()<>=-]+$'
+INLINE_SCHEMA = {'type': 'object', 'properties': {
+    'expression': {'type': 'string', 'minLength': 1, 'maxLength': 200, 'pattern': INLINE_PATTERN},
+    'kind': {'type': 'string', 'enum': ['number', 'percent', 'yes/no']}}, 'required': ['expression', 'kind']}
+
+class Place(BaseModel):
+    "One number shown to the model: where it is and how it is written."
+    item: Item
+    quote: str  # the cell, or the number as written in the sentence
+    column: Optional[str] = None  # a row's column header
+    magnitude: float  # absolute value as written (no percent division)
+    percent: bool = False
+    scale: float = 1.0  # a sentence's "million" after the number
+
+def places(items: Sequence[Item]) -> list[Place]:
+    "Every number in the items shown, in item order: row cells (by column), then numbers in sentences."
+    out = []
+    for it in items:
+        if it.kind == 'row':
+            for j, cell in enumerate(it.cells[1:], 1):
+                if (ns := find_numbers(cell)):
+                    out.append(Place(item=it, quote=cell, column=it.header[j] if j < len(it.header) else None,
+                                     magnitude=abs(ns[0].value), percent=ns[0].percent))
+        else:
+            out += [Place(item=it, quote=it.text[n.start:n.end].strip(), magnitude=abs(n.value), percent=n.percent,
+                          scale=_SCALES[n.scale] if n.scale else 1.0) for n in find_numbers(it.text)]
+    return out
+
+def place_value(p: Place, literal: float) -> Optional[float]:
+    "The value to compute with if `literal` is the number at `p` (a percent becomes a fraction), else None."
+    if _same(literal, p.magnitude) or (p.scale != 1.0 and _same(literal, p.magnitude * p.scale)):
+        return literal / 100 if p.percent else literal
+    if p.percent and _same(literal, p.magnitude / 100): return literal
+    return None
+
+# %% ../nbs/05_agent.ipynb #b98ee8f6
+def _slug(text: str, n: int = 28) -> str:
+    "A lower-case identifier from `text` (at most `n` characters)."
+    s = re.sub(r'[^a-z0-9]+', '_', str(text).lower()).strip('_')[:n].strip('_')
+    return s if re.match(r'[a-z]', s) else f"v_{s}".strip('_')
+
+_STOP = {'the', 'and', 'for', 'was', 'were', 'from', 'our', 'its', 'this', 'that', 'with', 'which', 'are', 'has', 'have', 'had', 'during', 'in', 'of'}
+
+def place_name(p: Place) -> str:
+    "A variable name: a row's label and column year (or column); a sentence's first two words and the year after the number."
+    if p.item.kind == 'row':
+        years = re.findall(r'(?:19|20)\d\d', p.column or '')
+        return _slug(f"{p.item.cells[0] if p.item.cells else p.item.label} {years[0] if years else (p.column or '')}", 36)
+    words = [w for w in re.findall(r'[a-z]{3,}', p.item.text.lower()) if w not in _STOP][:2]
+    at = p.item.text.find(p.quote)
+    years = re.findall(r'(?:19|20)\d\d', p.item.text[at + len(p.quote):at + len(p.quote) + 24]) if at >= 0 else []
+    return _slug(' '.join(words + years[:1]) or f"{p.item.label} value")
+
+# %% ../nbs/05_agent.ipynb #edfcc3de
+def _counting(node: ast.Constant, parents: dict) -> bool:
+    "Whether a plain constant is a count or a scale: the right operand of * or /, or either side of a multiplication."
+    up = parents.get(node)
+    return isinstance(up, ast.BinOp) and (isinstance(up.op, ast.Mult) or (isinstance(up.op, ast.Div) and up.right is node))
+
+class _Names(ast.NodeTransformer):
+    "Replace the constants chosen (by node identity) with variable names."
+    def __init__(self, names: dict[int, str]): self.names = names
+    def visit_Constant(self, node): return ast.Name(id=self.names[id(node)], ctx=ast.Load()) if id(node) in self.names else node
+
+def _literals(tree: ast.AST) -> list[ast.Constant]:
+    "The number constants of `tree`, left to right."
+    return sorted((n for n in ast.walk(tree) if isinstance(n, ast.Constant) and type(n.value) in (int, float)), key=lambda n: n.col_offset)
+
+def lift_literals(expr: str, question: str, items: Sequence[Item]) -> tuple[str, list[Value], list[str]]:
+    "(the expression over names, a cited value per number taken from the evidence, numbers found nowhere)."
+    tree, asked, spots = parse_expression(expr), _question_numbers(question), places(items)
+    parents = {c: n for n in ast.walk(tree) for c in ast.iter_child_nodes(n)}
+    values, names, by_literal, missing = [], {}, {}, []
+    for node in _literals(tree):
+        lit = float(node.value)
+        if lit in by_literal: names[id(node)] = by_literal[lit]; continue
+        plain = lit in PLAIN_CONSTANTS and _counting(node, parents)
+        hits = [] if plain else [(p, v) for p in spots if (v := place_value(p, lit)) is not None]
+        if not hits:
+            if not (lit in PLAIN_CONSTANTS or lit in asked): missing.append(f"{lit:g}")
+            continue
+        (p, v), others = hits[0], sorted({h.item.label for h, _ in hits[1:]} - {hits[0][0].item.label})
+        name = place_name(p); name = name if name not in by_literal.values() else f"{name}_{len(values) + 1}"
+        values.append(Value(name=name, number=v, quote=p.quote, source=p.item.label, chunk_id=p.item.chunk_id, ref=p.item.ref,
+                            column=p.column, grounded=True, note='found where the model wrote it' +
+                            (f"; the same number is also in {', '.join(others)}" if others else '')))
+        by_literal[lit] = names[id(node)] = name
+    return ast.unparse(_Names(names).visit(tree).body), values, missing
+
+# %% ../nbs/05_agent.ipynb #b236bc6e
+def inline_spec(obj: dict, question: str, items: Sequence[Item]) -> tuple[Spec, list[Value], list[str]]:
+    "The checked spec over named variables, their cited values, and the numbers found nowhere, from an inline answer."
+    expr = normalise_expression(str(obj.get('expression', ''))).strip()
+    try: parse_expression(expr)
+    except SandboxError as e: raise AgentError(f"the expression is not valid arithmetic: {e}") from None
+    if years := year_literals(expr):
+        raise AgentError(f"the expression uses the year {years[0]} as a number; a year names a column: use the value in that column")
+    if why := form_error(question, expr): raise AgentError(why)
+    named, values, missing = lift_literals(expr, question, items)
+    if not values and not missing: raise AgentError("the expression uses no number from the evidence")
+    plan = {'expression': named, 'kind': obj.get('kind', 'number'), 'variables': [{'name': v.name} for v in values] or [{'name': 'x'}]}
+    return check_spec(plan, question) if values else Spec(expression=expr, variables=[Variable(name='x')]), values, missing
+
+def _inline_call(self: Agent, st: Stage, msgs: list[dict], temperature: float | None, seed: int | None) -> tuple[dict, list[dict]]:
+    "One inline generation: the parsed JSON and the conversation with the answer appended."
+    c = self.llm.complete(msgs, schema=INLINE_SCHEMA, max_tokens=160, temperature=temperature, seed=seed)
+    _account(st, c, self.inline_prompt)
+    return parse_json(c.text), msgs + [{'role': 'assistant', 'content': c.text}]
+
+def _answer_inline(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[str, str]],
+                   temperature: float | None = None, seed: int | None = None) -> None:
+    "One inline answer into `ans`: the expression with numbers, each number cited by code, evaluation."
+    st = Stage(stage='specify'); ans.trace.append(st)
+    msgs = self.inline_prompt.messages(evidence=render_items(items), question=ans.question, history=_history_text(history),
+                                       examples=self.demonstrations(ans.question, ans.page_id))
+    for attempt in range(2):
+        obj, msgs = self.inline_call(st, msgs, temperature, seed)
+        try: spec, values, missing = inline_spec(obj, ans.question, items); break
+        except AgentError as e:
+            if attempt: raise
+            msgs.append({'role': 'user', 'content': f"That answer is invalid: {e}. Reply with the corrected JSON."})
+    ans.expression, ans.kind = spec.expression, spec.kind
+    st = Stage(stage='extract'); ans.trace.append(st)
+    if missing:
+        msgs.append({'role': 'user', 'content': f"These numbers are not in the evidence: {', '.join(missing)}. Copy each number "
+                     "from the table cell or the sentence that holds it. Reply with the corrected JSON."})
+        try: spec, values, missing = inline_spec(self.inline_call(st, msgs, temperature, seed)[0], ans.question, items)
+        except AgentError: pass
+    if missing: raise AgentError("ungrounded value(s): " + '; '.join(f"{m} is not in the evidence shown" for m in missing))
+    ans.values = values
+    self.evaluate(ans, spec, values)
+
+Agent.inline_call, Agent.answer_inline = _inline_call, _answer_inline
 
 # %% ../nbs/05_agent.ipynb #b7203d2b
 def vote_key(value: float | bool) -> str:
@@ -648,6 +789,7 @@ def fail_at(ans: Answer, stage: str, e: Exception) -> None:
 def _answer_once(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[str, str]],
                  temperature: float | None = None, seed: int | None = None) -> None:
     "One one-call answer into `ans`: expression and citations, grounding, evaluation; raises at the stage that fails."
+    if self.settings.agent_mode == 'inline': return self.answer_inline(ans, items, history, temperature, seed)
     spec, cited, msgs = self.specify_one(ans, items, history, temperature, seed)
     ans.expression, ans.kind = spec.expression, spec.kind
     spec, ans.values = self.extract_one(ans, spec, cited, items, msgs, temperature, seed)
@@ -684,7 +826,7 @@ def _ask(self: Agent, question: str, page_id: str | None = None, company: str | 
         ans.question = self.check_question(question)
         stage = 'retrieval'; items = ans.evidence = self.retrieve(ans, company, year)
         history = self.conversations.get(conversation_id or '', [])
-        if self.settings.agent_mode == 'one_call':
+        if self.settings.agent_mode in ('one_call', 'inline'):
             stage = 'one_call'  # its stages append themselves to the trace: a failure is at the last one
             if self.settings.samples > 1: self.vote(ans, items, history)
             else: self.answer_once(ans, items, history)
