@@ -698,6 +698,11 @@ class _Names(ast.NodeTransformer):
     def __init__(self, names: dict[int, str]): self.names = names
     def visit_Constant(self, node): return ast.Name(id=self.names[id(node)], ctx=ast.Load()) if id(node) in self.names else node
 
+def _overlap(p: Place, words: set[str]) -> int:
+    "How many of the question's `words` the place's row label and column (or sentence) share."
+    where = f"{p.item.cells[0] if p.item.cells else ''} {p.column or ''}" if p.item.kind == 'row' else p.item.text
+    return len(words & set(re.findall(r'[a-z]{3,}', where.lower())))
+
 def _literals(tree: ast.AST) -> list[ast.Constant]:
     "The number constants of `tree`, left to right."
     return sorted((n for n in ast.walk(tree) if isinstance(n, ast.Constant) and type(n.value) in (int, float)), key=lambda n: n.col_offset)
@@ -705,6 +710,7 @@ def _literals(tree: ast.AST) -> list[ast.Constant]:
 def lift_literals(expr: str, question: str, items: Sequence[Item]) -> tuple[str, list[Value], list[str]]:
     "(the expression over names, a cited value per number taken from the evidence, numbers found nowhere)."
     tree, asked, spots = parse_expression(expr), _question_numbers(question), places(items)
+    asked_words = set(re.findall(r'[a-z]{3,}', question.lower())) - _STOP
     parents = {c: n for n in ast.walk(tree) for c in ast.iter_child_nodes(n)}
     values, names, by_literal, missing = [], {}, {}, []
     for node in _literals(tree):
@@ -715,7 +721,8 @@ def lift_literals(expr: str, question: str, items: Sequence[Item]) -> tuple[str,
         if not hits:
             if not (lit in PLAIN_CONSTANTS or lit in asked): missing.append(f"{lit:g}")
             continue
-        (p, v), others = hits[0], sorted({h.item.label for h, _ in hits[1:]} - {hits[0][0].item.label})
+        p, v = max(hits, key=lambda h: _overlap(h[0], asked_words))  # the place that best fits the question; ties: first
+        others = sorted({h.item.label for h, _ in hits} - {p.item.label})
         name = place_name(p); name = name if name not in by_literal.values() else f"{name}_{len(values) + 1}"
         values.append(Value(name=name, number=v, quote=p.quote, source=p.item.label, chunk_id=p.item.chunk_id, ref=p.item.ref,
                             column=p.column, grounded=True, note='found where the model wrote it' +
