@@ -759,9 +759,10 @@ TEMPLATE = 'nbs/_eval_template.ipynb'
 MAX_COPY_BYTES = 2_000_000
 
 def report_name(meta: dict, date: str | None = None) -> str:
-    "`<date>_<dataset>_<model>_<prompt-hash>` for a run's report files."
+    "`<date>_<dataset>_<model>_<prompt-hash>_<run-id>` for a run's report files (two runs with the same prompts never collide)."
     ph = hashlib.sha256(json.dumps(meta.get('prompts', {}), sort_keys=True).encode()).hexdigest()[:8]
-    return re.sub(r'[^A-Za-z0-9._-]+', '-', f"{date or dt.date.today().isoformat()}_{meta.get('dataset_name')}_{meta.get('model')}_{ph}")
+    rid = f"_{str(meta['run_id'])[:6]}" if meta.get('run_id') else ''
+    return re.sub(r'[^A-Za-z0-9._-]+', '-', f"{date or dt.date.today().isoformat()}_{meta.get('dataset_name')}_{meta.get('model')}_{ph}{rid}")
 
 def kernel_env(settings: Settings) -> dict[str, str]:
     "Jupyter, IPython and matplotlib folders under FINRAG_HOME/jupyter, for those not set already, so a report writes nothing to ~."
