@@ -104,7 +104,7 @@ class Variable(BaseModel):
 
 class Spec(BaseModel):
     "Step 1's output: what to look up, and the arithmetic over it."
-    variables: list[Variable] = Field(min_length=1, max_length=8)
+    variables: list[Variable] = Field(min_length=1, max_length=12)
     expression: str = Field(min_length=1)
     kind: Kind = 'number'
 
@@ -634,7 +634,7 @@ def cite_literals(ans: Answer, expr: str) -> None:
                                 ref=it.ref, column=column, grounded=True, note='a number written in the expression'))
 
 # %% ../nbs/05_agent.ipynb #8d5a5670
-INLINE_PATTERN = r'^[0-9 .+*/()<>=-]+$'
+INLINE_PATTERN = r'^([0-9 .+*/()<>=,-]|max|min|average)+$'  # numbers, operators and the three functions
 INLINE_SCHEMA = {'type': 'object', 'properties': {
     'expression': {'type': 'string', 'minLength': 1, 'maxLength': 200, 'pattern': INLINE_PATTERN},
     'kind': {'type': 'string', 'enum': ['number', 'percent', 'yes/no']}}, 'required': ['expression', 'kind']}
@@ -675,13 +675,16 @@ def _slug(text: str, n: int = 28) -> str:
     s = re.sub(r'[^a-z0-9]+', '_', str(text).lower()).strip('_')[:n].strip('_')
     return s if re.match(r'[a-z]', s) else f"v_{s}".strip('_')
 
+_UNIT_WORDS = {'dollars', 'thousands', 'millions', 'billions', 'amounts', 'amount', 'except', 'per', 'share', 'data'}
 _STOP = {'the', 'and', 'for', 'was', 'were', 'from', 'our', 'its', 'this', 'that', 'with', 'which', 'are', 'has', 'have', 'had', 'during', 'in', 'of'}
 
 def place_name(p: Place) -> str:
     "A variable name: a row's label and column year (or column); a sentence's first two words and the year after the number."
     if p.item.kind == 'row':
+        label = re.findall(r'[a-z0-9]+', (p.item.cells[0] if p.item.cells else p.item.label).lower())[:4]
         years = re.findall(r'(?:19|20)\d\d', p.column or '')
-        return _slug(f"{p.item.cells[0] if p.item.cells else p.item.label} {years[0] if years else (p.column or '')}", 36)
+        col = years[:1] if years else [w for w in re.findall(r'[a-z]{3,}', (p.column or '').lower()) if w not in _STOP | _UNIT_WORDS][:2]
+        return _slug(' '.join(label + [w for w in col if w not in label]), 40)
     words = [w for w in re.findall(r'[a-z]{3,}', p.item.text.lower()) if w not in _STOP][:2]
     at = p.item.text.find(p.quote)
     years = re.findall(r'(?:19|20)\d\d', p.item.text[at + len(p.quote):at + len(p.quote) + 24]) if at >= 0 else []
