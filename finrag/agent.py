@@ -373,7 +373,8 @@ class Agent:
     @property
     def prompts_used(self) -> list[Prompt]:
         "The prompts this agent's mode sends (their hashes identify a run)."
-        return {'one_call': [self.answer_prompt], 'inline': [self.inline_prompt]}.get(self.settings.agent_mode, [self.prompt, self.extract_prompt])
+        inline = [self.inline_prompt] + ([self.answer_prompt] if self.settings.inline_fallback else [])
+        return {'one_call': [self.answer_prompt], 'inline': inline}.get(self.settings.agent_mode, [self.prompt, self.extract_prompt])
 
 # %% ../nbs/05_agent.ipynb #b2605ccd
 def _check_question(self: Agent, question: Any) -> str:
@@ -799,7 +800,13 @@ def fail_at(ans: Answer, stage: str, e: Exception) -> None:
 def _answer_once(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[str, str]],
                  temperature: float | None = None, seed: int | None = None) -> None:
     "One one-call answer into `ans`: expression and citations, grounding, evaluation; raises at the stage that fails."
-    if self.settings.agent_mode == 'inline': return self.answer_inline(ans, items, history, temperature, seed)
+    if self.settings.agent_mode == 'inline':
+        try: return self.answer_inline(ans, items, history, temperature, seed)
+        except AgentError as e:
+            if not self.settings.inline_fallback: raise
+            if ans.trace: ans.trace[-1].status, ans.trace[-1].error = 'failed', str(e)
+            ans.values = []
+            ans.flags.append(f"the numbers-only answer failed ({e}); answered again with cited variables")
     spec, cited, msgs = self.specify_one(ans, items, history, temperature, seed)
     ans.expression, ans.kind = spec.expression, spec.kind
     spec, ans.values = self.extract_one(ans, spec, cited, items, msgs, temperature, seed)

@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     examples_k: int = 0  # similar solved questions shown per question (0: the fixed worked examples only)
     samples: int = Field(1, ge=1, le=9)  # answers per question (one-call); more than one votes on the executed value
     sample_temperature: float = Field(0.7, gt=0, le=2)  # temperature of the answers after the first (greedy) one
+    inline_fallback: bool = True  # inline mode: when its numbers cannot all be found, answer again with cited variables (one_call)
     max_question_chars: int = 1000
     rerank: Literal['auto', 'cohere', 'local', 'none'] = 'auto'  # auto: Cohere when COHERE_API_KEY is set, else local
     rerank_cross: bool = False  # local reranker: add the LoRA-tuned MiniLM cross-encoder's score (finrag.cross; +0.5 s/query, no recall gain on dev)

@@ -276,7 +276,7 @@ def select_questions(ds: Dataset, limit: int | None = None, sample_seed: int | N
 # %% ../nbs/06_eval.ipynb #3e4dc20e
 RUN_SETTINGS = ('llm_provider', 'local_model', 'gguf_path', 'openai_model', 'openai_base_url', 'n_ctx', 'temperature',
                 'max_tokens', 'seed', 'evidence_k', 'embed_model', 'rerank', 'cohere_rerank_model', 'max_question_chars',
-                'agent_mode', 'examples_file', 'examples_k', 'samples', 'sample_temperature', 'rerank_cross')
+                'agent_mode', 'examples_file', 'examples_k', 'samples', 'sample_temperature', 'rerank_cross', 'inline_fallback')
 
 def file_sha256(path: Path | str) -> str:
     "SHA-256 of a file's bytes."
