@@ -210,7 +210,7 @@ def test_ask_happy_path(srv, corpus):
     assert a['ok'] and a['display'] and a['expression'] and a['request_id'] == r.headers['x-request-id']
     assert a['values'] and all(v['grounded'] and v['ref'] and v['chunk_id'] and v['quote'] for v in a['values'])
     assert {s['stage'] for s in a['trace']} == {'retrieval', 'specify', 'extract', 'evaluate'}
-    assert all(s['cached'] for s in a['trace'] if s['calls']) and a['trace'][1]['prompt'].startswith('answer@v')
+    assert all(s['cached'] for s in a['trace'] if s['calls']) and a['trace'][1]['prompt'].startswith('inline@v')
     assert a['evidence'] and a['evidence'][0]['label']
 
 
