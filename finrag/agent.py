@@ -744,9 +744,11 @@ def inline_spec(obj: dict, question: str, items: Sequence[Item]) -> tuple[Spec, 
         raise AgentError(f"the expression uses the year {years[0]} as a number; a year names a column: use the value in that column")
     if why := form_error(question, expr): raise AgentError(why)
     named, values, missing = lift_literals(expr, question, items)
-    if not values and not missing: raise AgentError("the expression uses no number from the evidence")
-    plan = {'expression': named, 'kind': obj.get('kind', 'number'), 'variables': [{'name': v.name} for v in values] or [{'name': 'x'}]}
-    return check_spec(plan, question) if values else Spec(expression=expr, variables=[Variable(name='x')]), values, missing
+    if not values:
+        if not missing: raise AgentError("the expression uses no number from the evidence")
+        return Spec(expression=expr, variables=[Variable(name='x')]), values, missing  # nothing named yet: the numbers go back
+    plan = {'expression': named, 'kind': obj.get('kind', 'number'), 'variables': [{'name': v.name} for v in values]}
+    return check_spec(plan, question), values, missing
 
 def _inline_call(self: Agent, st: Stage, msgs: list[dict], temperature: float | None, seed: int | None) -> tuple[dict, list[dict]]:
     "One inline generation: the parsed JSON and the conversation with the answer appended."
