@@ -20,8 +20,8 @@ __all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTAN
            'question_kind', 'strip_times_100', 'source_name', 'source_label', 'values_schema', 'match_column',
            'ground_row', 'ground_text', 'recite', 'ground_one', 'ground_values', 'display', 'Agent', 'answer_schema',
            'normalise_expression', 'bind_names', 'split_answer', 'same_cell', 'Demo', 'load_demos', 'render_demos',
-           'cite_literals', 'Place', 'places', 'place_value', 'place_name', 'lift_literals', 'inline_spec', 'vote_key',
-           'pick_by_vote', 'fail_at', 'format_answer']
+           'cite_literals', 'Place', 'places', 'place_value', 'place_name', 'lift_literals', 'allowed_years',
+           'off_year', 'inline_spec', 'send_back', 'vote_key', 'pick_by_vote', 'fail_at', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -735,6 +735,26 @@ def lift_literals(expr: str, question: str, items: Sequence[Item]) -> tuple[str,
     return ast.unparse(_Names(names).visit(tree).body), values, missing
 
 # %% ../nbs/05_agent.ipynb #b236bc6e
+def _year_set(text: str) -> set[int]: return {int(y) for y in re.findall(r'(?<!\d)(?:19|20)\d\d(?!\d)', str(text or ''))}
+
+def allowed_years(question: str) -> set[int]:
+    "Years a question's numbers may come from: those it names, the year before each, and all between two it names."
+    named = _year_set(question)
+    if len(named) > 1: return set(range(min(named), max(named) + 1))
+    return named | {y - 1 for y in named}
+
+def off_year(values: Sequence[Value], items: Sequence[Item], question: str) -> list[str]:
+    "Why each value read from a table column of a year the question does not allow is suspect ([] when none is)."
+    allowed, by_label, out = allowed_years(question), {it.label: it for it in items}, []
+    if not allowed: return out
+    for v in values:
+        it, years = by_label.get(v.source), _year_set(v.column)
+        if it is None or it.kind != 'row' or not years or years & allowed: continue
+        if any(_year_set(h) & allowed for h in it.header[1:]):
+            out.append(f"{v.quote.strip()} is in the {v.column} column of {it.label} ({it.cells[0] if it.cells else it.label})")
+    return out
+
+# %% ../nbs/05_agent.ipynb #92903d41
 def inline_spec(obj: dict, question: str, items: Sequence[Item]) -> tuple[Spec, list[Value], list[str]]:
     "The checked spec over named variables, their cited values, and the numbers found nowhere, from an inline answer."
     expr = normalise_expression(str(obj.get('expression', ''))).strip()
@@ -749,6 +769,14 @@ def inline_spec(obj: dict, question: str, items: Sequence[Item]) -> tuple[Spec, 
         return Spec(expression=expr, variables=[Variable(name='x')]), values, missing  # nothing named yet: the numbers go back
     plan = {'expression': named, 'kind': obj.get('kind', 'number'), 'variables': [{'name': v.name} for v in values]}
     return check_spec(plan, question), values, missing
+
+def send_back(missing: Sequence[str], off: Sequence[str], question: str) -> str:
+    "The message that sends an inline answer back: numbers found nowhere, numbers from a year not asked about ('' if none)."
+    parts = [f"These numbers are not in the evidence: {', '.join(missing)}. Copy each number from the table cell or the "
+             "sentence that holds it."] if missing else []
+    if off: parts.append(f"The question asks about {', '.join(map(str, sorted(_year_set(question))))}, but {'; '.join(off)}. "
+                         "Use the column of the year the question asks about.")
+    return ' '.join(parts + ['Reply with the corrected JSON.']) if parts else ''
 
 def _inline_call(self: Agent, st: Stage, msgs: list[dict], temperature: float | None, seed: int | None) -> tuple[dict, list[dict]]:
     "One inline generation: the parsed JSON and the conversation with the answer appended."
@@ -770,12 +798,12 @@ def _answer_inline(self: Agent, ans: Answer, items: list[Item], history: Sequenc
             msgs.append({'role': 'user', 'content': f"That answer is invalid: {e}. Reply with the corrected JSON."})
     ans.expression, ans.kind = spec.expression, spec.kind
     st = Stage(stage='extract'); ans.trace.append(st)
-    if missing:
-        msgs.append({'role': 'user', 'content': f"These numbers are not in the evidence: {', '.join(missing)}. Copy each number "
-                     "from the table cell or the sentence that holds it. Reply with the corrected JSON."})
+    if (why := send_back(missing, off_year(values, items, ans.question), ans.question)):
+        msgs.append({'role': 'user', 'content': why})
         try: spec, values, missing = inline_spec(self.inline_call(st, msgs, temperature, seed)[0], ans.question, items)
         except AgentError: pass
     if missing: raise AgentError("ungrounded value(s): " + '; '.join(f"{m} is not in the evidence shown" for m in missing))
+    ans.flags += [f"{w}, a year the question does not name" for w in off_year(values, items, ans.question)]
     ans.values = values
     self.evaluate(ans, spec, values)
 
