@@ -14,18 +14,18 @@ from .data import Dataset, Page, Question, load
 from .sandbox import SandboxError, evaluate, finqa_match, parse_expression, parse_finqa_program
 
 # %% auto #0
-__all__ = ['RUN_SETTINGS', 'RESULTS_FILE', 'META_FILE', 'Mode', 'PRICES_PER_MTOK', 'STAGES', 'METRIC_LABELS', 'TABLE_COLUMNS',
-           'ANSWER_COLUMNS', 'TEMPLATE', 'MAX_COPY_BYTES', 'EvalError', 'conv_statements', 'run_conv_program',
-           'gold_value', 'expression_ops', 'program_ops', 'tolerant_match', 'tat_scale_factor', 'tat_is_number',
-           'tat_to_number', 'tat_normalize', 'tat_em_f1', 'tat_answer_strings', 'tatqa_score', 'page_scale',
-           'infer_scale', 'tatqa_prediction', 'score_answer', 'select_questions', 'file_sha256', 'model_name',
-           'resolved_reranker', 'agent_prompts', 'run_config', 'run_name', 'read_results', 'ResultsWriter', 'run_lock',
-           'evidence_hits', 'answer_fields', 'make_record', 'eval_question', 'public_settings', 'read_meta', 'run_eval',
-           'model_price', 'percentile', 'accuracy_block', 'breakdown', 'latency_block', 'failure_block', 'cost_block',
-           'headline', 'summarize', 'format_summary', 'worst_errors', 'format_record', 'load_run', 'compare_runs',
-           'format_comparison', 'temp_env', 'wandb_env', 'table_rows', 'log_wandb', 'report_name', 'kernel_env',
-           'execute_report', 'run_papermill', 'make_baseline', 'regression_problems', 'cli_eval_run',
-           'cli_eval_compare']
+__all__ = ['RUN_SETTINGS', 'ANSWER_MODULES', 'RESULTS_FILE', 'META_FILE', 'Mode', 'PRICES_PER_MTOK', 'STAGES', 'METRIC_LABELS',
+           'TABLE_COLUMNS', 'ANSWER_COLUMNS', 'TEMPLATE', 'MAX_COPY_BYTES', 'EvalError', 'conv_statements',
+           'run_conv_program', 'gold_value', 'expression_ops', 'program_ops', 'tolerant_match', 'tat_scale_factor',
+           'tat_is_number', 'tat_to_number', 'tat_normalize', 'tat_em_f1', 'tat_answer_strings', 'tatqa_score',
+           'page_scale', 'infer_scale', 'tatqa_prediction', 'score_answer', 'select_questions', 'file_sha256',
+           'model_name', 'resolved_reranker', 'agent_prompts', 'code_hash', 'run_config', 'run_name', 'read_results',
+           'ResultsWriter', 'run_lock', 'evidence_hits', 'answer_fields', 'make_record', 'eval_question',
+           'public_settings', 'read_meta', 'run_eval', 'model_price', 'percentile', 'accuracy_block', 'breakdown',
+           'latency_block', 'failure_block', 'cost_block', 'headline', 'summarize', 'format_summary', 'worst_errors',
+           'format_record', 'load_run', 'compare_runs', 'format_comparison', 'temp_env', 'wandb_env', 'table_rows',
+           'log_wandb', 'report_name', 'kernel_env', 'execute_report', 'run_papermill', 'make_baseline',
+           'regression_problems', 'cli_eval_run', 'cli_eval_compare']
 
 # %% ../nbs/06_eval.ipynb #b3884f81
 class EvalError(FinragError):
@@ -304,13 +304,23 @@ def agent_prompts(agent: Any = None) -> dict[str, str]:
 # %% ../nbs/06_eval.ipynb #699f432d
 def _jsonable(v: Any) -> Any: return str(v) if isinstance(v, Path) else v
 
+ANSWER_MODULES = ('finrag.agent', 'finrag.retrieve', 'finrag.ingest', 'finrag.llm', 'finrag.sandbox', 'finrag.data')
+
+def code_hash(modules: Sequence[str] = ANSWER_MODULES) -> str:
+    "A short hash of the source files of `modules` (the code that turns a question into an answer)."
+    import importlib.util
+    h = hashlib.sha256()
+    for m in modules: h.update(Path(importlib.util.find_spec(m).origin).read_bytes())
+    return h.hexdigest()[:12]
+
 def run_config(path: Path | str, settings: Settings, provider: str, model: str, prompts: dict[str, str], mode: str = 'page',
                limit: int | None = None, sample_seed: int | None = None, tatqa_types: Sequence[str] = ('arithmetic', 'count'),
                question_ids: Sequence[str] | None = None) -> dict:
     "Everything that determines a run's answers, and the run id hashed from it."
     key = dict(dataset_sha256=file_sha256(path), limit=limit, sample_seed=sample_seed, mode=mode, tatqa_types=list(tatqa_types),
                question_ids=sorted(question_ids) if question_ids is not None else None, provider=provider, model=model, prompts=prompts,
-               settings={k: _jsonable(getattr(settings, k)) for k in RUN_SETTINGS}, reranker=resolved_reranker(settings))
+               settings={k: _jsonable(getattr(settings, k)) for k in RUN_SETTINGS}, reranker=resolved_reranker(settings),
+               code=code_hash())
     rid = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     return dict(run_id=rid, dataset=str(path), dataset_name=Path(path).stem, **key)
 
