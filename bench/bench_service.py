@@ -24,7 +24,7 @@ from finrag.auth import KeyStore  # noqa: E402
 DEMO = ROOT/'demo'/'northwind_2024.json'
 FIXTURES = ROOT/'tests'/'fixtures'
 DELIBERATE = {429, 503}
-FIXTURE_ENV = {'FINRAG_AGENT_MODE': 'inline', 'FINRAG_EVIDENCE_K': '6'}  # what the recorded answers (tests/fixtures) were asked with (the defaults)
+FIXTURE_ENV = {'FINRAG_AGENT_MODE': 'inline', 'FINRAG_EVIDENCE_K': '6'}  # what the recorded answers (tests/fixtures) were asked with (pinned: the default evidence_k is now 4)
 
 
 def scratch_home() -> Path:

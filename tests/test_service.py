@@ -41,7 +41,7 @@ def srv(tmp_path_factory):
     ks.revoke(keys['revoked'].split('_')[1])
     env = {'FINRAG_HOME': str(home), 'FINRAG_LLM_CACHE': 'replay', 'FINRAG_LLM_CACHE_PATH': str(home/'llm_replay.sqlite'),
            'HF_HUB_OFFLINE': '1', 'TOKENIZERS_PARALLELISM': 'false', 'FINRAG_DATABASE_URL': '',
-           'FINRAG_AGENT_MODE': 'inline', 'FINRAG_EVIDENCE_K': '6'}  # what the recorded answers were asked with (the defaults)
+           'FINRAG_AGENT_MODE': 'inline', 'FINRAG_EVIDENCE_K': '6'}  # what the recorded answers were asked with (pinned: the default evidence_k is now 4)
     log = home/'server.log'
     with local_server(env, log_path=log, timeout=300) as url:
         yield dict(url=url, home=home, log=log, keys=keys)
