@@ -14,14 +14,15 @@ from .llm import LLM, Completion, Prompt, load_prompt
 from .sandbox import SandboxError, evaluate, expression_names, parse_expression, substitute
 
 # %% auto #0
-__all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTANTS', 'INLINE_PATTERN', 'INLINE_SCHEMA', 'Number',
-           'find_numbers', 'parse_number', 'Item', 'injection_flags', 'make_items', 'render_items', 'Variable', 'Spec',
-           'Value', 'Stage', 'Answer', 'AgentError', 'parse_json', 'year_literals', 'check_spec', 'form_error',
-           'question_kind', 'strip_times_100', 'source_name', 'source_label', 'values_schema', 'match_column',
-           'ground_row', 'ground_text', 'recite', 'ground_one', 'ground_values', 'display', 'Agent', 'answer_schema',
-           'normalise_expression', 'bind_names', 'split_answer', 'same_cell', 'Demo', 'load_demos', 'render_demos',
-           'cite_literals', 'Place', 'places', 'place_value', 'place_name', 'lift_literals', 'allowed_years',
-           'off_year', 'inline_spec', 'send_back', 'vote_key', 'pick_by_vote', 'fail_at', 'format_answer']
+__all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTANTS', 'INLINE_PATTERN', 'INLINE_SCHEMA',
+           'NAMED_SCHEMA', 'Number', 'find_numbers', 'parse_number', 'Item', 'injection_flags', 'make_items',
+           'render_items', 'Variable', 'Spec', 'Value', 'Stage', 'Answer', 'AgentError', 'parse_json', 'year_literals',
+           'check_spec', 'form_error', 'question_kind', 'strip_times_100', 'source_name', 'source_label',
+           'values_schema', 'match_column', 'ground_row', 'ground_text', 'recite', 'ground_one', 'ground_values',
+           'display', 'Agent', 'answer_schema', 'normalise_expression', 'bind_names', 'split_answer', 'same_cell',
+           'Demo', 'load_demos', 'render_demos', 'cite_literals', 'Place', 'places', 'place_value', 'place_name',
+           'lift_literals', 'allowed_years', 'off_year', 'year_cell', 'numbers_for_names', 'inline_spec', 'send_back',
+           'vote_key', 'pick_by_vote', 'fail_at', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -354,6 +355,7 @@ class Agent:
         self.prompt, self.extract_prompt = load_prompt('agent'), load_prompt('extract')
         self.answer_prompt = load_prompt('answer')  # both steps in one generation (agent_mode one_call)
         self.inline_prompt = load_prompt('inline')  # the expression with numbers; code cites them (agent_mode inline)
+        self.named_prompt = load_prompt('named')  # named numbers, then the expression over the names (agent_mode named)
         self.conversations: dict[str, list[tuple[str, str]]] = {}
 
     @property
@@ -373,8 +375,9 @@ class Agent:
     @property
     def prompts_used(self) -> list[Prompt]:
         "The prompts this agent's mode sends (their hashes identify a run)."
-        inline = [self.inline_prompt] + ([self.answer_prompt] if self.settings.inline_fallback else [])
-        return {'one_call': [self.answer_prompt], 'inline': inline}.get(self.settings.agent_mode, [self.prompt, self.extract_prompt])
+        fallback = [self.answer_prompt] if self.settings.inline_fallback else []
+        return {'one_call': [self.answer_prompt], 'inline': [self.inline_prompt] + fallback,
+                'named': [self.named_prompt] + fallback}.get(self.settings.agent_mode, [self.prompt, self.extract_prompt])
 
 # %% ../nbs/05_agent.ipynb #b2605ccd
 def _check_question(self: Agent, question: Any) -> str:
@@ -749,14 +752,55 @@ def off_year(values: Sequence[Value], items: Sequence[Item], question: str) -> l
     if not allowed: return out
     for v in values:
         it, years = by_label.get(v.source), _year_set(v.column)
+        if _same(v.number, 100): continue  # an index's base year (cumulative returns start at 100) is read in every question
         if it is None or it.kind != 'row' or not years or years & allowed: continue
         if any(_year_set(h) & allowed for h in it.header[1:]):
             out.append(f"{v.quote.strip()} is in the {v.column} column of {it.label} ({it.cells[0] if it.cells else it.label})")
     return out
 
+# %% ../nbs/05_agent.ipynb #752ddd57
+NAMED_SCHEMA = {'type': 'object', 'properties': {
+    'values': {'type': 'object', 'additionalProperties': {'type': 'number'}, 'minProperties': 1, 'maxProperties': 12},
+    'expression': {'type': 'string', 'minLength': 1, 'maxLength': 300, 'pattern': r'^[A-Za-z0-9_ .+*/()<>=,-]+$'},
+    'kind': {'type': 'string', 'enum': ['number', 'percent', 'yes/no']}}, 'required': ['values', 'expression', 'kind']}
+
+class _Numbers(ast.NodeTransformer):
+    "Replace each name that has a value with that value; a called function's name (`calls`: node ids) stays."
+    def __init__(self, values: dict[str, float], calls: set[int]): self.values, self.calls = values, calls
+    def visit_Name(self, node): return ast.Constant(self.values[node.id]) if node.id in self.values and id(node) not in self.calls else node
+
+def _no_years(column: str | None) -> str: return re.sub(r'(?<!\d)(?:19|20)\d\d(?!\d)', '', column or '').strip()
+
+def year_cell(name: str, number: float, items: Sequence[Item]) -> Optional[tuple[Place, Place]]:
+    "(where `number` is, the cell of its row in the year `name` states), when the number is only in other years' columns."
+    year = next(iter(ys)) if len(ys := _year_set(name)) == 1 else None
+    hits = [p for p in places(items) if place_value(p, number) is not None] if year else []
+    if not hits or any(p.item.kind != 'row' or year in _year_set(p.column) or not _year_set(p.column) for p in hits): return None
+    moves = [(p, q) for p in hits if year not in _year_set(p.item.cells[0] if p.item.cells else '')
+             for q in places([p.item]) if year in _year_set(q.column) and _no_years(q.column) == _no_years(p.column)]
+    return moves[0] if len(moves) == 1 else None
+
+def numbers_for_names(obj: dict, items: Sequence[Item] = ()) -> dict:
+    "An inline answer (numbers in the expression) from a named one; a number named for a year is read from that year's column."
+    given = {k: v for k, v in (obj.get('values') or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    read = []  # (label, quote, note) of each number read from the named year's column instead
+    for k, v in given.items():
+        if (moved := year_cell(k, v, items)) is None: continue
+        p, q = moved; given[k] = math.copysign(q.magnitude, v)
+        read.append((q.item.label, q.quote, f"named {k} but written {v:g}, from the {p.column} column of {p.item.label}: "
+                                            f"read from the {q.column} column instead"))
+    try: tree = parse_expression(normalise_expression(str(obj.get('expression', ''))))
+    except SandboxError as e: raise AgentError(f"the expression is not valid arithmetic: {e}") from None
+    calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    unknown = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in calls and n.id not in given})
+    if unknown: raise AgentError(f"the expression uses {', '.join(unknown)} without a number: give each name its number in \"values\"")
+    return {**obj, 'expression': ast.unparse(_Numbers(given, calls).visit(tree.body)), 'read': read}
+
 # %% ../nbs/05_agent.ipynb #92903d41
 def inline_spec(obj: dict, question: str, items: Sequence[Item]) -> tuple[Spec, list[Value], list[str]]:
-    "The checked spec over named variables, their cited values, and the numbers found nowhere, from an inline answer."
+    "The checked spec over named variables, their cited values, and the numbers found nowhere, from an inline (or named) answer."
+    read = []
+    if 'values' in obj: obj = numbers_for_names(obj, items); read = obj['read']
     expr = normalise_expression(str(obj.get('expression', ''))).strip()
     try: parse_expression(expr)
     except SandboxError as e: raise AgentError(f"the expression is not valid arithmetic: {e}") from None
@@ -764,6 +808,7 @@ def inline_spec(obj: dict, question: str, items: Sequence[Item]) -> tuple[Spec, 
         raise AgentError(f"the expression uses the year {years[0]} as a number; a year names a column: use the value in that column")
     if why := form_error(question, expr): raise AgentError(why)
     named, values, missing = lift_literals(expr, question, items)
+    for v in values: v.note = next((note for label, quote, note in read if (v.source, v.quote) == (label, quote)), v.note)
     if not values:
         if not missing: raise AgentError("the expression uses no number from the evidence")
         return Spec(expression=expr, variables=[Variable(name='x')]), values, missing  # nothing named yet: the numbers go back
@@ -778,17 +823,22 @@ def send_back(missing: Sequence[str], off: Sequence[str], question: str) -> str:
                          "Use the column of the year the question asks about.")
     return ' '.join(parts + ['Reply with the corrected JSON.']) if parts else ''
 
+def _inline_form(self: Agent) -> tuple[Prompt, dict, int]:
+    "The prompt, the output schema and the token budget of this agent's numbers-in-the-expression mode."
+    return (self.named_prompt, NAMED_SCHEMA, 320) if self.settings.agent_mode == 'named' else (self.inline_prompt, INLINE_SCHEMA, 160)
+
 def _inline_call(self: Agent, st: Stage, msgs: list[dict], temperature: float | None, seed: int | None) -> tuple[dict, list[dict]]:
-    "One inline generation: the parsed JSON and the conversation with the answer appended."
-    c = self.llm.complete(msgs, schema=INLINE_SCHEMA, max_tokens=160, temperature=temperature, seed=seed)
-    _account(st, c, self.inline_prompt)
+    "One inline (or named) generation: the parsed JSON and the conversation with the answer appended."
+    prompt, schema, max_tokens = self.inline_form()
+    c = self.llm.complete(msgs, schema=schema, max_tokens=max_tokens, temperature=temperature, seed=seed)
+    _account(st, c, prompt)
     return parse_json(c.text), msgs + [{'role': 'assistant', 'content': c.text}]
 
 def _answer_inline(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[str, str]],
                    temperature: float | None = None, seed: int | None = None) -> None:
     "One inline answer into `ans`: the expression with numbers, each number cited by code, evaluation."
     st = Stage(stage='specify'); ans.trace.append(st)
-    msgs = self.inline_prompt.messages(evidence=render_items(items), question=ans.question, history=_history_text(history),
+    msgs = self.inline_form()[0].messages(evidence=render_items(items), question=ans.question, history=_history_text(history),
                                        examples=self.demonstrations(ans.question, ans.page_id))
     for attempt in range(2):
         obj, msgs = self.inline_call(st, msgs, temperature, seed)
@@ -807,7 +857,7 @@ def _answer_inline(self: Agent, ans: Answer, items: list[Item], history: Sequenc
     ans.values = values
     self.evaluate(ans, spec, values)
 
-Agent.inline_call, Agent.answer_inline = _inline_call, _answer_inline
+Agent.inline_form, Agent.inline_call, Agent.answer_inline = _inline_form, _inline_call, _answer_inline
 
 # %% ../nbs/05_agent.ipynb #b7203d2b
 def vote_key(value: float | bool) -> str:
@@ -830,7 +880,7 @@ def fail_at(ans: Answer, stage: str, e: Exception) -> None:
 def _answer_once(self: Agent, ans: Answer, items: list[Item], history: Sequence[tuple[str, str]],
                  temperature: float | None = None, seed: int | None = None) -> None:
     "One one-call answer into `ans`: expression and citations, grounding, evaluation; raises at the stage that fails."
-    if self.settings.agent_mode == 'inline':
+    if self.settings.agent_mode in ('inline', 'named'):
         try: return self.answer_inline(ans, items, history, temperature, seed)
         except AgentError as e:
             if not self.settings.inline_fallback: raise
@@ -873,7 +923,7 @@ def _ask(self: Agent, question: str, page_id: str | None = None, company: str | 
         ans.question = self.check_question(question)
         stage = 'retrieval'; items = ans.evidence = self.retrieve(ans, company, year)
         history = self.conversations.get(conversation_id or '', [])
-        if self.settings.agent_mode in ('one_call', 'inline'):
+        if self.settings.agent_mode in ('one_call', 'inline', 'named'):
             stage = 'one_call'  # its stages append themselves to the trace: a failure is at the last one
             if self.settings.samples > 1: self.vote(ans, items, history)
             else: self.answer_once(ans, items, history)

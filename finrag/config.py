@@ -65,12 +65,12 @@ class Settings(BaseSettings):
     chroma_url: Optional[str] = None  # e.g. http://127.0.0.1:8000 for a Chroma server
     collection: str = 'finrag'
     evidence_k: int = 4  # evidence items (table rows, sentences) shown to the LLM (4 beat 6 and 8 on FinQA dev)
-    agent_mode: Literal['one_call', 'two_step', 'inline'] = 'inline'  # both steps in one generation; two calls sharing a prefix; or numbers in the expression, cited by code
+    agent_mode: Literal['one_call', 'two_step', 'inline', 'named'] = 'inline'  # both steps in one generation; two calls sharing a prefix; numbers in the expression, cited by code; or named numbers first
     examples_file: Optional[Path] = None  # solved questions (FinQA format) to pick demonstrations from
     examples_k: int = 0  # similar solved questions shown per question (0: the fixed worked examples only)
     samples: int = Field(1, ge=1, le=9)  # answers per question (one-call); more than one votes on the executed value
     sample_temperature: float = Field(0.7, gt=0, le=2)  # temperature of the answers after the first (greedy) one
-    inline_fallback: bool = True  # inline mode: when its numbers cannot all be found, answer again with cited variables (one_call)
+    inline_fallback: bool = True  # inline and named modes: when its numbers cannot all be found, answer again with cited variables (one_call)
     max_question_chars: int = 1000
     rerank: Literal['auto', 'cohere', 'local', 'none'] = 'auto'  # auto: Cohere when COHERE_API_KEY is set, else local
     rerank_cross: bool = False  # local reranker: add the LoRA-tuned MiniLM cross-encoder's score (finrag.cross; +0.5 s/query, no recall gain on dev)
