@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     chroma_url: Optional[str] = None  # e.g. http://127.0.0.1:8000 for a Chroma server
     collection: str = 'finrag'
     evidence_k: int = 4  # evidence items (table rows, sentences) shown to the LLM (4 beat 6 and 8 on FinQA dev)
-    agent_mode: Literal['one_call', 'two_step', 'inline', 'named'] = 'inline'  # both steps in one generation; two calls sharing a prefix; numbers in the expression, cited by code; or named numbers first
+    agent_mode: Literal['one_call', 'two_step', 'inline', 'named'] = 'named'  # both steps in one generation; two calls sharing a prefix; numbers in the expression, cited by code; or named numbers first
     examples_file: Optional[Path] = None  # solved questions (FinQA format) to pick demonstrations from
     examples_k: int = 0  # similar solved questions shown per question (0: the fixed worked examples only)
     samples: int = Field(1, ge=1, le=9)  # answers per question (one-call); more than one votes on the executed value

@@ -44,7 +44,7 @@ def test_ask_demo_question_through_the_cli(home):
     assert all(v['grounded'] and v['ref'].startswith('table_') for v in ans['values'])
     stages = {s['stage']: s for s in ans['trace']}
     assert set(stages) == {'retrieval', 'specify', 'extract', 'evaluate'}
-    assert stages['specify']['prompt_tokens'] > 0 and stages['specify']['prompt'].startswith('inline@v')
+    assert stages['specify']['prompt_tokens'] > 0 and stages['specify']['prompt'].startswith('named@v')
 
 def test_ask_prints_answer_expression_and_sources(home):
     q = load(DEMO).questions[0]
