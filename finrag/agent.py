@@ -886,7 +886,7 @@ def _answer_once(self: Agent, ans: Answer, items: list[Item], history: Sequence[
             if not self.settings.inline_fallback: raise
             if ans.trace: ans.trace[-1].status, ans.trace[-1].error = 'failed', str(e)
             ans.values = []
-            ans.flags.append(f"the numbers-only answer failed ({e}); answered again with cited variables")
+            ans.flags.append(f"the {self.settings.agent_mode} answer failed ({e}); answered again with cited variables")
     spec, cited, msgs = self.specify_one(ans, items, history, temperature, seed)
     ans.expression, ans.kind = spec.expression, spec.kind
     spec, ans.values = self.extract_one(ans, spec, cited, items, msgs, temperature, seed)
