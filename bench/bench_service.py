@@ -24,7 +24,7 @@ from finrag.auth import KeyStore  # noqa: E402
 DEMO = ROOT/'demo'/'northwind_2024.json'
 FIXTURES = ROOT/'tests'/'fixtures'
 DELIBERATE = {429, 503}
-FIXTURE_ENV = {'FINRAG_AGENT_MODE': 'inline', 'FINRAG_EVIDENCE_K': '6'}  # what the recorded answers (tests/fixtures) were asked with (pinned: the default evidence_k is now 4)
+FIXTURE_ENV = {'FINRAG_AGENT_MODE': 'named', 'FINRAG_EVIDENCE_K': '4'}  # what the recorded answers (tests/fixtures) were asked with: the defaults, pinned so a later default change fails loudly instead of replaying stale answers
 
 
 def scratch_home() -> Path:

@@ -73,7 +73,7 @@ def dashboard(tmp_path_factory):
         os.utime(home/'runs'/f'run{i}.json', (1e9 + i, 1e9 + i))
     env = {**os.environ, 'FINRAG_HOME': str(home), 'FINRAG_LLM_CACHE': 'replay', 'FINRAG_LLM_CACHE_PATH': str(home/'llm_replay.sqlite'),
            'FINRAG_EVAL_RUNS': str(home/'runs'), 'HF_HUB_OFFLINE': '1', 'TRANSFORMERS_OFFLINE': '1', 'TOKENIZERS_PARALLELISM': 'false',
-           'FINRAG_AGENT_MODE': 'inline', 'FINRAG_EVIDENCE_K': '6'}  # what the recorded answers were asked with (pinned: the default evidence_k is now 4)
+           'FINRAG_AGENT_MODE': 'named', 'FINRAG_EVIDENCE_K': '4'}  # what the recorded answers were asked with (the defaults, pinned)
     for k in ('FINRAG_API_URL', 'FINRAG_API_KEY'): env.pop(k, None)
     subprocess.run([str(BIN/'finrag'), 'ingest', str(ROOT/'demo'/'northwind_2024.json')], env=env, check=True, capture_output=True, timeout=300)
     port, log = free_port(), open(home/'voila.log', 'w')

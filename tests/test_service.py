@@ -41,7 +41,7 @@ def srv(tmp_path_factory):
     ks.revoke(keys['revoked'].split('_')[1])
     env = {'FINRAG_HOME': str(home), 'FINRAG_LLM_CACHE': 'replay', 'FINRAG_LLM_CACHE_PATH': str(home/'llm_replay.sqlite'),
            'HF_HUB_OFFLINE': '1', 'TOKENIZERS_PARALLELISM': 'false', 'FINRAG_DATABASE_URL': '',
-           'FINRAG_AGENT_MODE': 'inline', 'FINRAG_EVIDENCE_K': '6'}  # what the recorded answers were asked with (pinned: the default evidence_k is now 4)
+           'FINRAG_AGENT_MODE': 'named', 'FINRAG_EVIDENCE_K': '4'}  # what the recorded answers were asked with (the defaults, pinned)
     log = home/'server.log'
     with local_server(env, log_path=log, timeout=300) as url:
         yield dict(url=url, home=home, log=log, keys=keys)
@@ -210,7 +210,7 @@ def test_ask_happy_path(srv, corpus):
     assert a['ok'] and a['display'] and a['expression'] and a['request_id'] == r.headers['x-request-id']
     assert a['values'] and all(v['grounded'] and v['ref'] and v['chunk_id'] and v['quote'] for v in a['values'])
     assert {s['stage'] for s in a['trace']} == {'retrieval', 'specify', 'extract', 'evaluate'}
-    assert all(s['cached'] for s in a['trace'] if s['calls']) and a['trace'][1]['prompt'].startswith('inline@v')
+    assert all(s['cached'] for s in a['trace'] if s['calls']) and a['trace'][1]['prompt'].startswith('named@v')
     assert a['evidence'] and a['evidence'][0]['label']
 
 
