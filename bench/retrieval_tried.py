@@ -6,6 +6,7 @@
     python bench/retrieval_tried.py clean     # fit on gold labels cleaned of sentences holding none of the program's numbers
     python bench/retrieval_tried.py llm [N]   # the local LLM picks the needed items among the top 10 (first N train questions)
     python bench/retrieval_tried.py gap       # dev_200 recall of rows and of sentences: ours against FinQA's stored scores
+    python bench/retrieval_tried.py label     # three features from embedding a row's label alone (without its numbers)
 
 All fit on FinQA train_100 (mpnet and MiniLM collections) and, except `intro`, on the ConvFinQA pages that are not
 dev_200 pages, exactly as `eval_retrieval_table.py fit` does, and report 5-fold cross-validated recall there; `gbm`
@@ -186,6 +187,39 @@ def _kind_recall(ranked: dict, ks=(3, 5, 10)) -> dict:
     return out
 
 
+def with_label_similarity(model: str, base=None):
+    "`feature_matrix` plus the question's cosine to each row's label alone: z-scored over all, over rows, and top-2 row."
+    from finrag.config import Settings
+    from finrag.ingest import make_embedder
+    import eval_retrieval_table as E
+    base, emb = base or E.feature_matrix, make_embedder(Settings(embed_model=E.MODELS[model]))
+    def fm(question, chunks, dense, bm25, fused, cross=None):
+        rows = np.array([c.kind == 'row' for c in chunks])
+        texts = [(f"{c.label} ({c.header[0]})" if c.header and c.header[0].strip() else c.label) if c.kind == 'row' else c.text for c in chunks]
+        V = emb.embed([question] + texts); sim = V[1:] @ V[0]
+        within, top = np.zeros(len(chunks)), np.zeros(len(chunks))
+        if rows.sum() > 1: within[rows] = R._z(sim[rows])
+        if rows.any(): top[np.argsort(-np.where(rows, sim, -9.0))[:2]] = 1.0; top *= rows
+        return np.hstack([base(question, chunks, dense, bm25, fused, cross), np.c_[R._z(sim), within, top]])
+    return fm
+
+
+def label_cmd():
+    import eval_retrieval_table as E
+    dev_pages, base, sets = set(load(path_of('dev')).pages), E.feature_matrix, {}
+    for s in TRAIN:
+        name, model = s.split(':')
+        E.feature_matrix = with_label_similarity(model, base)
+        sets[s] = candidates(retriever_for(name, model, dev_pages, reranker=None), name, dev_pages)
+    E.feature_matrix = with_label_similarity('mpnet', base)
+    dev = candidates(retriever_for('dev', 'mpnet', reranker=None), 'dev')
+    n, lin = len(R.FEATURES), lambda groups, w: recall_at(groups, w)
+    for label, cut in [('current features', lambda gs: [(X[:, :n], y, k) for X, y, k in gs]), ('+ label similarity', lambda gs: gs)]:
+        ss = {k: cut(v) for k, v in sets.items()}
+        print(f"{label:18} 5-fold CV", cv(ss, lambda g: fit_pairwise(g, 0.1), lin))
+        print(f"{label:18} dev (fitted on all)", recall_at(cut(dev), fit_pairwise([g for v in ss.values() for g in v], 0.1)), flush=True)
+
+
 def gap_cmd():
     recs, ours, finqa = json.loads(path_of('dev').read_text()), {}, {}
     for i, rec in enumerate(recs):  # FinQA's retriever scored every candidate; its scores ship in the file
@@ -202,4 +236,4 @@ def gap_cmd():
 if __name__ == '__main__':
     cmd = sys.argv[1] if len(sys.argv) > 1 else 'features'
     if cmd == 'llm': llm_cmd(int(sys.argv[2]) if len(sys.argv) > 2 else None)
-    else: {'features': features_cmd, 'gbm': gbm_cmd, 'intro': intro_cmd, 'clean': clean_cmd, 'gap': gap_cmd}[cmd]()
+    else: {'features': features_cmd, 'gbm': gbm_cmd, 'intro': intro_cmd, 'clean': clean_cmd, 'gap': gap_cmd, 'label': label_cmd}[cmd]()
