@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     temperature: float = 0.0
     max_tokens: int = 512
     seed: int = 0
-    llm_cache: Literal['readwrite', 'replay', 'off'] = 'readwrite'  # replay: a cache miss is an error (tests, CI)
+    llm_cache: Literal['readwrite', 'record', 'replay', 'off'] = 'readwrite'  # replay: a miss is an error (tests, CI); record: always ask, keep the answer
     llm_cache_path: Optional[Path] = None  # defaults to `home/cache/llm.sqlite`
     api_url: Optional[str] = None  # a running FinRAG API; the dashboard asks it instead of the local index
     api_key: Optional[SecretStr] = None  # its bearer key

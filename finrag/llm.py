@@ -84,7 +84,7 @@ class FakeLLM:
                           model=self.model, provider=self.provider, finish_reason='stop')
 
 # %% ../nbs/04_llm.ipynb #b67ce688
-CacheMode = Literal['readwrite', 'replay', 'off']
+CacheMode = Literal['readwrite', 'record', 'replay', 'off']
 
 def _stops(stop: str | list[str] | None) -> list[str] | None:
     "Normalise `stop` to a list (or None)."
@@ -142,9 +142,9 @@ class ResponseStore:
 
 # %% ../nbs/04_llm.ipynb #878d8366
 class CachedLLM:
-    "Wrap `inner` with the on-disk response cache at `path` in `mode` ('readwrite', 'replay' or 'off')."
+    "Wrap `inner` with the on-disk response cache at `path` in `mode` ('readwrite', 'record', 'replay' or 'off')."
     def __init__(self, inner: LLM, path: Path | str, mode: CacheMode = 'readwrite'):
-        if mode not in ('readwrite', 'replay', 'off'): raise LLMError(f"unknown LLM cache mode {mode!r}", hint="use readwrite, replay or off")
+        if mode not in ('readwrite', 'record', 'replay', 'off'): raise LLMError(f"unknown LLM cache mode {mode!r}", hint="use readwrite, record, replay or off")
         self.inner, self.store, self.mode = inner, ResponseStore(path), mode
 
     provider = property(lambda self: self.inner.provider)
@@ -156,11 +156,11 @@ class CachedLLM:
     def complete(self, messages: Messages, schema: dict | None = None, max_tokens: int | None = None,
                  temperature: float | None = None, stop: str | list[str] | None = None,
                  seed: int | None = None) -> Completion:
-        "Answer from the cache if recorded; otherwise ask `inner` (and record) unless in replay mode."
+        "Answer from the cache if recorded (never in record mode); otherwise ask `inner` and record, unless in replay mode."
         kw = dict(schema=schema, max_tokens=max_tokens, temperature=temperature, stop=stop, seed=seed)
         if self.mode == 'off': return self.inner.complete(messages, **kw)
         t0, key = time.perf_counter(), request_key(self.inner, messages, **kw)
-        if (hit := self.store.get(key)) is not None: return hit.model_copy(update=dict(latency_s=time.perf_counter() - t0))
+        if self.mode != 'record' and (hit := self.store.get(key)) is not None: return hit.model_copy(update=dict(latency_s=time.perf_counter() - t0))
         if self.mode == 'replay':
             raise LLMError(f"no recorded response for this {self.provider}/{self.model} request (key {key[:12]}) in {self.store.path}",
                            hint="record it by running with FINRAG_LLM_CACHE=readwrite")
