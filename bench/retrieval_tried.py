@@ -8,10 +8,11 @@
     python bench/retrieval_tried.py gap       # dev_200 recall of rows and of sentences: ours against FinQA's stored scores
     python bench/retrieval_tried.py label     # three features from embedding a row's label alone (without its numbers)
 
-All fit on FinQA train_100 (mpnet and MiniLM collections) and, except `intro`, on the ConvFinQA pages that are not
-dev_200 pages, exactly as `eval_retrieval_table.py fit` does, and report 5-fold cross-validated recall there; `gbm`
-and `clean` also report dev_200 recall of the model fitted on all of it (dev is only measured, never fitted on).
-`llm` needs no fitting: it reorders the shipped reranker's top 10 on train_100 questions and times each call.
+The fitted ones fit on FinQA train_100 (mpnet and MiniLM collections) and, except `intro`, on the ConvFinQA pages
+that are not dev_200 pages, exactly as `eval_retrieval_table.py fit` does, and report 5-fold cross-validated recall
+there; `gbm`, `clean` and `label` also report dev_200 recall of the model fitted on all of it (dev is only measured,
+never fitted on). `llm` and `gap` fit nothing: `llm` reorders the shipped reranker's top 10 on train_100 questions and
+times each call; `gap` compares ranks on dev_200.
 """
 from __future__ import annotations
 import json, re, string, sys, time
