@@ -21,8 +21,9 @@ __all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTAN
            'values_schema', 'match_column', 'ground_row', 'ground_text', 'recite', 'ground_one', 'ground_values',
            'display', 'Agent', 'answer_schema', 'normalise_expression', 'bind_names', 'split_answer', 'same_cell',
            'Demo', 'load_demos', 'render_demos', 'cite_literals', 'Place', 'places', 'place_value', 'place_name',
-           'lift_literals', 'allowed_years', 'off_year', 'year_cell', 'numbers_for_names', 'inline_spec', 'send_back',
-           'vote_key', 'pick_by_vote', 'fail_at', 'format_answer']
+           'lift_literals', 'allowed_years', 'off_year', 'name_fit', 'shared_places', 'year_cell', 'numbers_for_names',
+           'canonical_change', 'ratio_order', 'mention_order', 'value_scale', 'same_unit', 'index_row', 'index_returns',
+           'inline_spec', 'send_back', 'vote_key', 'pick_by_vote', 'fail_at', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -108,6 +109,7 @@ class Spec(BaseModel):
     variables: list[Variable] = Field(min_length=1, max_length=12)
     expression: str = Field(min_length=1)
     kind: Kind = 'number'
+    notes: list[str] = Field(default_factory=list)  # conventions code applied to the model's expression
 
 class Value(BaseModel):
     "One variable's value, where it came from, and whether that was checked."
@@ -758,6 +760,38 @@ def off_year(values: Sequence[Value], items: Sequence[Item], question: str) -> l
             out.append(f"{v.quote.strip()} is in the {v.column} column of {it.label} ({it.cells[0] if it.cells else it.label})")
     return out
 
+# %% ../nbs/05_agent.ipynb #c3c322a2
+def _name_words(name: str) -> set[str]:
+    "The words and numbers of a name or label, with years, short words and filler left out (`sp500_2019` -> {'500'})."
+    return {w for w in re.findall(r'[a-z]+|\d+', str(name).lower()) if len(w) > 2 and not _year_set(w)} - _STOP
+
+def _column_years(text: str) -> set[int]:
+    "Years a label or heading states, `12/31/10` read as 2010."
+    return _year_set(text) | {2000 + int(y) for y in re.findall(r'\b\d{1,2}/\d{1,2}/(\d\d)\b', str(text or ''))}
+
+def _where(p: Place) -> str:
+    "What a place says about its number: a row's label and column, or the sentence."
+    return f"{p.item.cells[0] if p.item.cells else p.item.label} {p.column or ''}" if p.item.kind == 'row' else p.item.text
+
+def name_fit(name: str, p: Place) -> tuple[int, int]:
+    "How well `p` fits `name`: (whether its row or column states the name's year, how many of the name's words it shares)."
+    where = _where(p)
+    return int(bool(_year_set(name) & _column_years(where))), len(_name_words(name) & _name_words(where))
+
+def shared_places(names: Sequence[str], number: float, items: Sequence[Item]) -> dict[str, Place]:
+    "Names given one `number`: the one its place fits best keeps it; each other reads the cell it alone fits strictly better."
+    hits = [p for p in places(items) if place_value(p, number) is not None]
+    cells = [p for p in places(items) if p.item.kind == 'row']
+    if not hits or not cells: return {}
+    here = {k: max(name_fit(k, p) for p in hits) for k in names}
+    keep, moves = max(names, key=lambda k: here[k]), {}
+    for k in names:
+        ranked = sorted(cells, key=lambda p: name_fit(k, p), reverse=True)
+        best = name_fit(k, ranked[0])
+        if k != keep and best > here[k] and (len(ranked) == 1 or name_fit(k, ranked[1]) < best): moves[k] = ranked[0]
+    return moves
+
+
 # %% ../nbs/05_agent.ipynb #752ddd57
 NAMED_SCHEMA = {'type': 'object', 'properties': {
     'values': {'type': 'object', 'additionalProperties': {'type': 'number'}, 'minProperties': 1, 'maxProperties': 12},
@@ -769,7 +803,9 @@ class _Numbers(ast.NodeTransformer):
     def __init__(self, values: dict[str, float], calls: set[int]): self.values, self.calls = values, calls
     def visit_Name(self, node): return ast.Constant(self.values[node.id]) if node.id in self.values and id(node) not in self.calls else node
 
-def _no_years(column: str | None) -> str: return re.sub(r'(?<!\d)(?:19|20)\d\d(?!\d)', '', column or '').strip()
+def _no_years(column: str | None) -> str:
+    "A column heading or name without its years and other digits: `year ended december 30 2007` -> `year ended december`."
+    return re.sub(r'\s+', ' ', re.sub(r'\d+', '', column or '')).strip()
 
 def year_cell(name: str, number: float, items: Sequence[Item]) -> Optional[tuple[Place, Place]]:
     "(where `number` is, the cell of its row in the year `name` states), when the number is only in other years' columns."
@@ -780,8 +816,14 @@ def year_cell(name: str, number: float, items: Sequence[Item]) -> Optional[tuple
              for q in places([p.item]) if year in _year_set(q.column) and _no_years(q.column) == _no_years(p.column)]
     return moves[0] if len(moves) == 1 else None
 
+def _sharing(given: dict[str, float]) -> dict[float, list[str]]:
+    "Numbers given to two or more names, with those names."
+    by = {}
+    for k, v in given.items(): by.setdefault(v, []).append(k)
+    return {v: ks for v, ks in by.items() if len(ks) > 1}
+
 def numbers_for_names(obj: dict, items: Sequence[Item] = ()) -> dict:
-    "An inline answer (numbers in the expression) from a named one; a number named for a year is read from that year's column."
+    "An inline answer (numbers in the expression) from a named one; a name's year, or its row when names share a number, picks the cell."
     given = {k: v for k, v in (obj.get('values') or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     read = []  # (label, quote, note) of each number read from the named year's column instead
     for k, v in given.items():
@@ -789,12 +831,109 @@ def numbers_for_names(obj: dict, items: Sequence[Item] = ()) -> dict:
         p, q = moved; given[k] = math.copysign(q.magnitude, v)
         read.append((q.item.label, q.quote, f"named {k} but written {v:g}, from the {p.column} column of {p.item.label}: "
                                             f"read from the {q.column} column instead"))
+    for number, names in _sharing(given).items():
+        for k, q in shared_places(names, number, items).items():
+            others = ', '.join(n for n in names if n != k); given[k] = find_numbers(q.quote)[0].value
+            read.append((q.item.label, q.quote, f"named {k} but written {number:g}, the number given to {others}: "
+                                                f"read from the cell of {q.item.label} its name fits ({q.column})"))
     try: tree = parse_expression(normalise_expression(str(obj.get('expression', ''))))
     except SandboxError as e: raise AgentError(f"the expression is not valid arithmetic: {e}") from None
     calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     unknown = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in calls and n.id not in given})
     if unknown: raise AgentError(f"the expression uses {', '.join(unknown)} without a number: give each name its number in \"values\"")
     return {**obj, 'expression': ast.unparse(_Numbers(given, calls).visit(tree.body)), 'read': read}
+
+# %% ../nbs/05_agent.ipynb #96c7bac0
+def canonical_change(expr: str, numbers: dict[str, float]) -> tuple[str, Optional[str]]:
+    "A relative change between two years of one row as (later - earlier) / earlier, over |earlier| when that is negative."
+    body = parse_expression(expr).body
+    if not _is_relative_change(body) or not all(isinstance(n, ast.Name) for n in (body.left.left, body.left.right, body.right)):
+        return expr, None
+    a, b, base = body.left.left.id, body.left.right.id, body.right.id
+    ya, yb = _year_set(a), _year_set(b)
+    if base not in (a, b) or len(ya) != 1 or len(yb) != 1 or ya == yb or _no_years(a) != _no_years(b): return expr, None
+    early, late = sorted((a, b), key=lambda k: min(_year_set(k)))
+    out = f"({late} - {early}) / {f'abs({early})' if (numbers.get(early) or 0) < 0 else early}"
+    if ast.unparse(parse_expression(out)) == ast.unparse(parse_expression(expr)): return expr, None
+    return out, f"wrote the change as {out}: the later year minus the earlier, over the earlier year's size"
+
+def ratio_order(expr: str, question: str) -> tuple[str, Optional[str]]:
+    "A ratio of one row's values in two years the question names, in the order it names them (`2015 to 2016`: 2015 / 2016)."
+    body = parse_expression(expr).body
+    if not (re.search(r'\bratio\b', question, re.I) and isinstance(body, ast.BinOp) and isinstance(body.op, ast.Div)
+            and isinstance(body.left, ast.Name) and isinstance(body.right, ast.Name)): return expr, None
+    a, b = body.left.id, body.right.id
+    ya, yb, asked = _year_set(a), _year_set(b), re.findall(r'(?<!\d)(?:19|20)\d\d(?!\d)', question)
+    if len(ya) != 1 or len(yb) != 1 or ya == yb or _no_years(a) != _no_years(b) or not {*ya, *yb} <= {int(y) for y in asked}:
+        return expr, None
+    first = [int(y) for y in asked].index
+    if first(min(ya)) < first(min(yb)): return expr, None
+    return f"{b} / {a}", f"wrote the ratio as {b} / {a}: the years in the order the question names them"
+
+def _mention(name: str, question: str) -> Optional[int]:
+    "Where the question first mentions one of the name's words (None when it mentions none)."
+    at = [m.start() for w in _name_words(name) if (m := re.search(rf'\b{re.escape(w)}', question.lower()))]
+    return min(at) if at else None
+
+def mention_order(expr: str, question: str) -> tuple[str, Optional[str]]:
+    "A difference of two things the question names, in the order it names them (not a change over time)."
+    body = parse_expression(expr).body
+    if not (isinstance(body, ast.BinOp) and isinstance(body.op, ast.Sub) and isinstance(body.left, ast.Name)
+            and isinstance(body.right, ast.Name)) or re.search(r'\b(from|change)\b', question, re.I): return expr, None
+    a, b = body.left.id, body.right.id
+    if _year_set(a) != _year_set(b) or len(_year_set(question)) > 1 or _name_words(a) & _name_words(b): return expr, None
+    pa, pb = _mention(a, question), _mention(b, question)
+    if pa is None or pb is None or pa <= pb: return expr, None
+    return f"{b} - {a}", f"wrote the difference as {b} - {a}: in the order the question names them"
+
+_UNIT_RE = re.compile(r'\bin (thousands|millions|billions)\b', re.I)
+
+def value_scale(v: Value, items: Sequence[Item]) -> Optional[float]:
+    "The unit a value is counted in: a table's `in millions` (header or row label), a sentence's `million` after it."
+    it = next((i for i in items if i.label == v.source), None)
+    if it is None or v.quote.strip().endswith('%'): return None
+    if it.kind == 'row':
+        m = _UNIT_RE.search(' '.join([*it.header, *it.cells[:1]]))
+        return _SCALES[m.group(1).lower()[:-1]] if m else None
+    n = next((n for n in find_numbers(it.text) if it.text[n.start:n.end].strip() == v.quote.strip()), None)
+    if not (n and n.scale): return None
+    return 1.0 if _same(abs(v.number or 0), abs(n.value) * _SCALES[n.scale]) else _SCALES[n.scale]  # written in full: units
+
+def same_unit(values: list[Value], items: Sequence[Item]) -> list[str]:
+    "Rescale values written in different units (3.4 million beside a table in thousands) to the smallest; the notes."
+    scales = [value_scale(v, items) for v in values]
+    if len(values) < 2 or None in scales or len(set(scales)) == 1: return []
+    unit, out = min(scales), []
+    for v, s in zip(values, scales):
+        if s == unit: continue
+        v.number *= s / unit; v.note += f"; written in {_UNIT_NAMES[s]}, counted in {_UNIT_NAMES[unit]} like the rest"
+        out.append(f"{v.name} converted from {_UNIT_NAMES[s]} to {_UNIT_NAMES[unit]}")
+    return out
+
+_UNIT_NAMES = {1e3: 'thousands', 1e6: 'millions', 1e9: 'billions', 1e12: 'trillions'}
+
+
+# %% ../nbs/05_agent.ipynb #da6958c0
+_RETURN_Q = re.compile(r'\b(percent|percentage)\b.*\breturns?\b|\breturns?\b.*\b(percent|percentage)\b', re.I)
+
+def index_row(v: Value, items: Sequence[Item]) -> bool:
+    "Whether `v` was read from a row of an index table: one whose first column is the base, 100."
+    it = next((i for i in items if i.label == v.source), None)
+    first = find_numbers(it.cells[1]) if it is not None and it.kind == 'row' and len(it.cells) > 1 else []
+    return bool(first) and _same(first[0].value, 100)
+
+def index_returns(expr: str, values: Sequence[Value], items: Sequence[Item], question: str) -> tuple[str, Optional[str]]:
+    "A percentage return asked of an index table: (v - 100) / 100 for one index value, or the difference of two."
+    if not _RETURN_Q.search(question) or isinstance(parse_expression(expr).body, ast.Compare): return expr, None
+    used = [v for v in values if v.name in expression_names(expr) and not _same(abs(v.number or 0), 100)]
+    if not used or len(used) > 2 or not all(index_row(v, items) for v in used) or len({v.source for v in used}) < len(used):
+        return expr, None
+    names = [v.name for v in used]
+    if len(names) == 2 and None not in (at := [_mention(n, question) for n in names]) and at[1] < at[0]: names.reverse()
+    out = ' - '.join(f"({n} - 100) / 100" for n in names)
+    if ast.unparse(parse_expression(out)) == ast.unparse(parse_expression(expr)): return expr, None
+    return out, f"wrote the return as {out}: an index that starts at 100 has returned (value - 100) / 100"
+
 
 # %% ../nbs/05_agent.ipynb #92903d41
 def inline_spec(obj: dict, question: str, items: Sequence[Item]) -> tuple[Spec, list[Value], list[str]]:
@@ -812,8 +951,14 @@ def inline_spec(obj: dict, question: str, items: Sequence[Item]) -> tuple[Spec, 
     if not values:
         if not missing: raise AgentError("the expression uses no number from the evidence")
         return Spec(expression=expr, variables=[Variable(name='x')]), values, missing  # nothing named yet: the numbers go back
+    notes, numbers = same_unit(values, items), {v.name: v.number for v in values}
+    for rule in (lambda e: canonical_change(e, numbers), lambda e: mention_order(e, question), lambda e: ratio_order(e, question),
+                 lambda e: index_returns(e, values, items, question)):
+        inner, times_100 = strip_times_100(named)  # a percentage the model scaled keeps its * 100 until evaluation
+        out, note = rule(inner)
+        if note: named, notes = (f"({out}) * 100" if times_100 else out), notes + [note]
     plan = {'expression': named, 'kind': obj.get('kind', 'number'), 'variables': [{'name': v.name} for v in values]}
-    return check_spec(plan, question), values, missing
+    return check_spec(plan, question).model_copy(update={'notes': notes}), values, missing
 
 def send_back(missing: Sequence[str], off: Sequence[str], question: str) -> str:
     "The message that sends an inline answer back: numbers found nowhere, numbers from a year not asked about ('' if none)."
@@ -854,6 +999,7 @@ def _answer_inline(self: Agent, ans: Answer, items: list[Item], history: Sequenc
         except AgentError: pass
     if missing: raise AgentError("ungrounded value(s): " + '; '.join(f"{m} is not in the evidence shown" for m in missing))
     ans.flags += [f"{w}, a year the question does not name" for w in off_year(values, items, ans.question)]
+    ans.flags += spec.notes
     ans.values = values
     self.evaluate(ans, spec, values)
 
