@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast, json, math, re, time
 from pathlib import Path
 from collections import Counter
-from typing import Any, Literal, Optional, Sequence
+from typing import Any, Callable, Literal, Optional, Sequence
 from pydantic import BaseModel, Field
 from .config import FinragError, Settings
 from .llm import LLM, Completion, Prompt, load_prompt
@@ -21,9 +21,9 @@ __all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTAN
            'values_schema', 'match_column', 'ground_row', 'ground_text', 'recite', 'ground_one', 'ground_values',
            'display', 'Agent', 'answer_schema', 'normalise_expression', 'bind_names', 'split_answer', 'same_cell',
            'Demo', 'load_demos', 'render_demos', 'cite_literals', 'Place', 'places', 'place_value', 'place_name',
-           'lift_literals', 'allowed_years', 'off_year', 'name_fit', 'shared_places', 'year_cell', 'numbers_for_names',
-           'canonical_change', 'ratio_order', 'mention_order', 'value_scale', 'same_unit', 'index_row', 'index_returns',
-           'inline_spec', 'send_back', 'vote_key', 'pick_by_vote', 'fail_at', 'format_answer']
+           'lift_literals', 'allowed_years', 'off_year', 'name_fit', 'shared_places', 'canonical_change', 'ratio_order',
+           'mention_order', 'value_scale', 'same_unit', 'apply_conventions', 'index_row', 'index_returns', 'year_cell',
+           'numbers_for_names', 'inline_spec', 'send_back', 'vote_key', 'pick_by_vote', 'fail_at', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -780,7 +780,7 @@ def name_fit(name: str, p: Place) -> tuple[int, int]:
 
 def shared_places(names: Sequence[str], number: float, items: Sequence[Item]) -> dict[str, Place]:
     "Names given one `number`: the one its place fits best keeps it; each other reads the cell it alone fits strictly better."
-    hits = [p for p in places(items) if place_value(p, number) is not None]
+    hits = [p for p in places(items) if place_value(p, abs(number)) is not None]
     cells = [p for p in places(items) if p.item.kind == 'row']
     if not hits or not cells: return {}
     here = {k: max(name_fit(k, p) for p in hits) for k in names}
@@ -791,69 +791,30 @@ def shared_places(names: Sequence[str], number: float, items: Sequence[Item]) ->
         if k != keep and best > here[k] and (len(ranked) == 1 or name_fit(k, ranked[1]) < best): moves[k] = ranked[0]
     return moves
 
-
-# %% ../nbs/05_agent.ipynb #752ddd57
-NAMED_SCHEMA = {'type': 'object', 'properties': {
-    'values': {'type': 'object', 'additionalProperties': {'type': 'number'}, 'minProperties': 1, 'maxProperties': 12},
-    'expression': {'type': 'string', 'minLength': 1, 'maxLength': 300, 'pattern': r'^[A-Za-z0-9_ .+*/()<>=,-]+$'},
-    'kind': {'type': 'string', 'enum': ['number', 'percent', 'yes/no']}}, 'required': ['values', 'expression', 'kind']}
-
-class _Numbers(ast.NodeTransformer):
-    "Replace each name that has a value with that value; a called function's name (`calls`: node ids) stays."
-    def __init__(self, values: dict[str, float], calls: set[int]): self.values, self.calls = values, calls
-    def visit_Name(self, node): return ast.Constant(self.values[node.id]) if node.id in self.values and id(node) not in self.calls else node
-
 def _no_years(column: str | None) -> str:
     "A column heading or name without its years and other digits: `year ended december 30 2007` -> `year ended december`."
     return re.sub(r'\s+', ' ', re.sub(r'\d+', '', column or '')).strip()
 
-def year_cell(name: str, number: float, items: Sequence[Item]) -> Optional[tuple[Place, Place]]:
-    "(where `number` is, the cell of its row in the year `name` states), when the number is only in other years' columns."
-    year = next(iter(ys)) if len(ys := _year_set(name)) == 1 else None
-    hits = [p for p in places(items) if place_value(p, number) is not None] if year else []
-    if not hits or any(p.item.kind != 'row' or year in _year_set(p.column) or not _year_set(p.column) for p in hits): return None
-    moves = [(p, q) for p in hits if year not in _year_set(p.item.cells[0] if p.item.cells else '')
-             for q in places([p.item]) if year in _year_set(q.column) and _no_years(q.column) == _no_years(p.column)]
-    return moves[0] if len(moves) == 1 else None
-
-def _sharing(given: dict[str, float]) -> dict[float, list[str]]:
-    "Numbers given to two or more names, with those names."
-    by = {}
-    for k, v in given.items(): by.setdefault(v, []).append(k)
-    return {v: ks for v, ks in by.items() if len(ks) > 1}
-
-def numbers_for_names(obj: dict, items: Sequence[Item] = ()) -> dict:
-    "An inline answer (numbers in the expression) from a named one; a name's year, or its row when names share a number, picks the cell."
-    given = {k: v for k, v in (obj.get('values') or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    read = []  # (label, quote, note) of each number read from the named year's column instead
-    for k, v in given.items():
-        if (moved := year_cell(k, v, items)) is None: continue
-        p, q = moved; given[k] = math.copysign(q.magnitude, v)
-        read.append((q.item.label, q.quote, f"named {k} but written {v:g}, from the {p.column} column of {p.item.label}: "
-                                            f"read from the {q.column} column instead"))
-    for number, names in _sharing(given).items():
-        for k, q in shared_places(names, number, items).items():
-            others = ', '.join(n for n in names if n != k); given[k] = find_numbers(q.quote)[0].value
-            read.append((q.item.label, q.quote, f"named {k} but written {number:g}, the number given to {others}: "
-                                                f"read from the cell of {q.item.label} its name fits ({q.column})"))
-    try: tree = parse_expression(normalise_expression(str(obj.get('expression', ''))))
-    except SandboxError as e: raise AgentError(f"the expression is not valid arithmetic: {e}") from None
-    calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    unknown = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in calls and n.id not in given})
-    if unknown: raise AgentError(f"the expression uses {', '.join(unknown)} without a number: give each name its number in \"values\"")
-    return {**obj, 'expression': ast.unparse(_Numbers(given, calls).visit(tree.body)), 'read': read}
 
 # %% ../nbs/05_agent.ipynb #96c7bac0
+def _signed(node: ast.AST) -> Optional[tuple[str, str, int]]:
+    "(name, how it is written, sign) of `name` or `-name`; None for anything else."
+    if isinstance(node, ast.Name): return node.id, node.id, 1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Name):
+        return node.operand.id, f"-{node.operand.id}", -1
+    return None
+
 def canonical_change(expr: str, numbers: dict[str, float]) -> tuple[str, Optional[str]]:
     "A relative change between two years of one row as (later - earlier) / earlier, over |earlier| when that is negative."
     body = parse_expression(expr).body
-    if not _is_relative_change(body) or not all(isinstance(n, ast.Name) for n in (body.left.left, body.left.right, body.right)):
-        return expr, None
-    a, b, base = body.left.left.id, body.left.right.id, body.right.id
-    ya, yb = _year_set(a), _year_set(b)
-    if base not in (a, b) or len(ya) != 1 or len(yb) != 1 or ya == yb or _no_years(a) != _no_years(b): return expr, None
-    early, late = sorted((a, b), key=lambda k: min(_year_set(k)))
-    out = f"({late} - {early}) / {f'abs({early})' if (numbers.get(early) or 0) < 0 else early}"
+    if not _is_relative_change(body): return expr, None
+    a, b, base = _signed(body.left.left), _signed(body.left.right), _signed(body.right)
+    if None in (a, b, base) or base[1] not in (a[1], b[1]): return expr, None
+    ya, yb = _year_set(a[0]), _year_set(b[0])
+    if len(ya) != 1 or len(yb) != 1 or ya == yb or _no_years(a[0]) != _no_years(b[0]): return expr, None
+    early, late = sorted((a, b), key=lambda t: min(_year_set(t[0])))
+    negative = (numbers.get(early[0]) or 0) * early[2] < 0
+    out = f"({late[1]} - {early[1]}) / {f'abs({early[1]})' if negative else early[1]}"
     if ast.unparse(parse_expression(out)) == ast.unparse(parse_expression(expr)): return expr, None
     return out, f"wrote the change as {out}: the later year minus the earlier, over the earlier year's size"
 
@@ -912,6 +873,15 @@ def same_unit(values: list[Value], items: Sequence[Item]) -> list[str]:
 
 _UNIT_NAMES = {1e3: 'thousands', 1e6: 'millions', 1e9: 'billions', 1e12: 'trillions'}
 
+def apply_conventions(expr: str, rules: Sequence[Callable[[str], tuple[str, Optional[str]]]]) -> tuple[str, list[str]]:
+    "Apply each rule in turn to `expr` (under a top-level `* 100`, which stays until evaluation); the notes of those that fired."
+    notes = []
+    for rule in rules:
+        inner, times_100 = strip_times_100(expr)
+        out, note = rule(inner)
+        if note: expr, notes = (f"({out}) * 100" if times_100 else out), notes + [note]
+    return expr, notes
+
 
 # %% ../nbs/05_agent.ipynb #da6958c0
 _RETURN_Q = re.compile(r'\b(percent|percentage)\b.*\breturns?\b|\breturns?\b.*\b(percent|percentage)\b', re.I)
@@ -928,18 +898,69 @@ def index_returns(expr: str, values: Sequence[Value], items: Sequence[Item], que
     used = [v for v in values if v.name in expression_names(expr) and not _same(abs(v.number or 0), 100)]
     if not used or len(used) > 2 or not all(index_row(v, items) for v in used) or len({v.source for v in used}) < len(used):
         return expr, None
-    names = [v.name for v in used]
-    if len(names) == 2 and None not in (at := [_mention(n, question) for n in names]) and at[1] < at[0]: names.reverse()
+    names, at = [v.name for v in used], [_mention(v.name, question) for v in used]
+    if len(names) == 2 and at.count(None) == 1: names = [n for n, m in zip(names, at) if m is not None]  # the one it names
+    elif len(names) == 2 and None not in at and at[1] < at[0]: names.reverse()
     out = ' - '.join(f"({n} - 100) / 100" for n in names)
     if ast.unparse(parse_expression(out)) == ast.unparse(parse_expression(expr)): return expr, None
     return out, f"wrote the return as {out}: an index that starts at 100 has returned (value - 100) / 100"
 
 
+# %% ../nbs/05_agent.ipynb #752ddd57
+NAMED_SCHEMA = {'type': 'object', 'properties': {
+    'values': {'type': 'object', 'additionalProperties': {'type': 'number'}, 'minProperties': 1, 'maxProperties': 12},
+    'expression': {'type': 'string', 'minLength': 1, 'maxLength': 300, 'pattern': r'^[A-Za-z0-9_ .+*/()<>=,-]+$'},
+    'kind': {'type': 'string', 'enum': ['number', 'percent', 'yes/no']}}, 'required': ['values', 'expression', 'kind']}
+
+class _Numbers(ast.NodeTransformer):
+    "Replace each name that has a value with that value; a called function's name (`calls`: node ids) stays."
+    def __init__(self, values: dict[str, float], calls: set[int]): self.values, self.calls = values, calls
+    def visit_Name(self, node): return ast.Constant(self.values[node.id]) if node.id in self.values and id(node) not in self.calls else node
+
+def year_cell(name: str, number: float, items: Sequence[Item]) -> Optional[tuple[Place, Place]]:
+    "(where `number` is, the cell of its row in the year `name` states), when the number is only in other years' columns."
+    year = next(iter(ys)) if len(ys := _year_set(name)) == 1 else None
+    hits = [p for p in places(items) if place_value(p, abs(number)) is not None] if year else []
+    if not hits or any(p.item.kind != 'row' or year in _year_set(p.column) or not _year_set(p.column) for p in hits): return None
+    moves = [(p, q) for p in hits if year not in _year_set(p.item.cells[0] if p.item.cells else '')
+             for q in places([p.item]) if year in _year_set(q.column) and _no_years(q.column) == _no_years(p.column)]
+    return moves[0] if len(moves) == 1 else None
+
+def _sharing(given: dict[str, float]) -> dict[float, list[str]]:
+    "Numbers given to two or more names, with those names."
+    by = {}
+    for k, v in given.items(): by.setdefault(v, []).append(k)
+    return {v: ks for v, ks in by.items() if len(ks) > 1}
+
+def numbers_for_names(obj: dict, items: Sequence[Item] = (), question: str = '') -> dict:
+    "An inline answer (numbers in the expression) from a named one; a name's year, or its row when names share a number, picks the cell."
+    given = {k: v for k, v in (obj.get('values') or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    read = []  # (label, quote, note) of each number read from the named year's column instead
+    for k, v in given.items():
+        if (moved := year_cell(k, v, items)) is None: continue
+        p, q = moved; given[k] = find_numbers(q.quote)[0].value  # the cell's own sign
+        read.append((q.item.label, q.quote, f"named {k} but written {v:g}, from the {p.column} column of {p.item.label}: "
+                                            f"read from the {q.column} column instead"))
+    for number, names in _sharing(given).items():
+        for k, q in shared_places(names, number, items).items():
+            others = ', '.join(n for n in names if n != k); given[k] = find_numbers(q.quote)[0].value
+            read.append((q.item.label, q.quote, f"named {k} but written {number:g}, the number given to {others}: "
+                                                f"read from the cell of {q.item.label} its name fits ({q.column})"))
+    try:
+        expr, notes = apply_conventions(normalise_expression(str(obj.get('expression', ''))),
+                                        [lambda e: canonical_change(e, given), lambda e: ratio_order(e, question)])
+        tree = parse_expression(expr)
+    except SandboxError as e: raise AgentError(f"the expression is not valid arithmetic: {e}") from None
+    calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    unknown = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in calls and n.id not in given})
+    if unknown: raise AgentError(f"the expression uses {', '.join(unknown)} without a number: give each name its number in \"values\"")
+    return {**obj, 'expression': ast.unparse(_Numbers(given, calls).visit(tree.body)), 'read': read, 'notes': notes}
+
 # %% ../nbs/05_agent.ipynb #92903d41
 def inline_spec(obj: dict, question: str, items: Sequence[Item]) -> tuple[Spec, list[Value], list[str]]:
     "The checked spec over named variables, their cited values, and the numbers found nowhere, from an inline (or named) answer."
     read = []
-    if 'values' in obj: obj = numbers_for_names(obj, items); read = obj['read']
+    if 'values' in obj: obj = numbers_for_names(obj, items, question); read = obj['read']
     expr = normalise_expression(str(obj.get('expression', ''))).strip()
     try: parse_expression(expr)
     except SandboxError as e: raise AgentError(f"the expression is not valid arithmetic: {e}") from None
@@ -951,12 +972,10 @@ def inline_spec(obj: dict, question: str, items: Sequence[Item]) -> tuple[Spec, 
     if not values:
         if not missing: raise AgentError("the expression uses no number from the evidence")
         return Spec(expression=expr, variables=[Variable(name='x')]), values, missing  # nothing named yet: the numbers go back
-    notes, numbers = same_unit(values, items), {v.name: v.number for v in values}
-    for rule in (lambda e: canonical_change(e, numbers), lambda e: mention_order(e, question), lambda e: ratio_order(e, question),
-                 lambda e: index_returns(e, values, items, question)):
-        inner, times_100 = strip_times_100(named)  # a percentage the model scaled keeps its * 100 until evaluation
-        out, note = rule(inner)
-        if note: named, notes = (f"({out}) * 100" if times_100 else out), notes + [note]
+    notes, numbers = obj.get('notes', []) + same_unit(values, items), {v.name: v.number for v in values}
+    named, fired = apply_conventions(named, [lambda e: canonical_change(e, numbers), lambda e: mention_order(e, question),
+                                             lambda e: ratio_order(e, question), lambda e: index_returns(e, values, items, question)])
+    notes += [n for n in fired if n not in notes]
     plan = {'expression': named, 'kind': obj.get('kind', 'number'), 'variables': [{'name': v.name} for v in values]}
     return check_spec(plan, question).model_copy(update={'notes': notes}), values, missing
 
