@@ -21,9 +21,10 @@ __all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTAN
            'values_schema', 'match_column', 'ground_row', 'ground_text', 'recite', 'ground_one', 'ground_values',
            'display', 'Agent', 'answer_schema', 'normalise_expression', 'bind_names', 'split_answer', 'same_cell',
            'Demo', 'load_demos', 'render_demos', 'cite_literals', 'Place', 'places', 'place_value', 'place_name',
-           'lift_literals', 'allowed_years', 'off_year', 'name_fit', 'shared_places', 'canonical_change', 'ratio_order',
-           'mention_order', 'value_scale', 'same_unit', 'apply_conventions', 'index_row', 'index_returns', 'year_cell',
-           'numbers_for_names', 'inline_spec', 'send_back', 'vote_key', 'pick_by_vote', 'fail_at', 'format_answer']
+           'lift_literals', 'allowed_years', 'off_year', 'name_fit', 'shared_places', 'year_place', 'canonical_change',
+           'ratio_order', 'mention_order', 'value_scale', 'same_unit', 'apply_conventions', 'index_row',
+           'index_returns', 'year_cell', 'numbers_for_names', 'inline_spec', 'send_back', 'vote_key', 'pick_by_vote',
+           'fail_at', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -791,6 +792,16 @@ def shared_places(names: Sequence[str], number: float, items: Sequence[Item]) ->
         if k != keep and best > here[k] and (len(ranked) == 1 or name_fit(k, ranked[1]) < best): moves[k] = ranked[0]
     return moves
 
+def year_place(name: str, number: float, items: Sequence[Item]) -> Optional[Place]:
+    "The one cell that states the year of `name` and fits its words, when no place of `number` states that year."
+    hits = [p for p in places(items) if place_value(p, abs(number)) is not None]
+    if len(_year_set(name)) != 1 or not hits or any(name_fit(name, p)[0] for p in hits): return None
+    ranked = sorted((p for p in places(items) if p.item.kind == 'row'), key=lambda p: name_fit(name, p), reverse=True)
+    if not ranked: return None
+    best, here = name_fit(name, ranked[0]), max(name_fit(name, p) for p in hits)
+    unique = len(ranked) == 1 or name_fit(name, ranked[1]) < best
+    return ranked[0] if best[0] == 1 and best[1] >= max(1, here[1]) and unique else None
+
 def _no_years(column: str | None) -> str:
     "A column heading or name without its years and other digits: `year ended december 30 2007` -> `year ended december`."
     return re.sub(r'\s+', ' ', re.sub(r'\d+', '', column or '')).strip()
@@ -935,12 +946,18 @@ def _sharing(given: dict[str, float]) -> dict[float, list[str]]:
 def numbers_for_names(obj: dict, items: Sequence[Item] = (), question: str = '') -> dict:
     "An inline answer (numbers in the expression) from a named one; a name's year, or its row when names share a number, picks the cell."
     given = {k: v for k, v in (obj.get('values') or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    read = []  # (label, quote, note) of each number read from the named year's column instead
+    read, done = [], set()  # (label, quote, note) of each number read from another cell; the names so read
     for k, v in given.items():
         if (moved := year_cell(k, v, items)) is None: continue
+        done.add(k)
         p, q = moved; given[k] = find_numbers(q.quote)[0].value  # the cell's own sign
         read.append((q.item.label, q.quote, f"named {k} but written {v:g}, from the {p.column} column of {p.item.label}: "
                                             f"read from the {q.column} column instead"))
+    for k, v in given.items():
+        if k in done or (q := year_place(k, v, items)) is None: continue
+        given[k] = find_numbers(q.quote)[0].value
+        read.append((q.item.label, q.quote, f"named {k} but written {v:g}, found only where no {min(_year_set(k))} is stated: "
+                                            f"read from the cell of {q.item.label} its name fits ({q.column})"))
     for number, names in _sharing(given).items():
         for k, q in shared_places(names, number, items).items():
             others = ', '.join(n for n in names if n != k); given[k] = find_numbers(q.quote)[0].value
