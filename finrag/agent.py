@@ -22,9 +22,9 @@ __all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTAN
            'display', 'Agent', 'answer_schema', 'normalise_expression', 'bind_names', 'split_answer', 'same_cell',
            'Demo', 'load_demos', 'render_demos', 'cite_literals', 'Place', 'places', 'place_value', 'place_name',
            'lift_literals', 'allowed_years', 'off_year', 'name_fit', 'shared_places', 'year_place', 'canonical_change',
-           'ratio_order', 'mention_order', 'value_scale', 'same_unit', 'apply_conventions', 'index_row',
-           'index_returns', 'year_cell', 'numbers_for_names', 'inline_spec', 'send_back', 'vote_key', 'pick_by_vote',
-           'fail_at', 'format_answer']
+           'relative_by_how_much', 'ratio_order', 'mention_order', 'value_scale', 'same_unit', 'apply_conventions',
+           'index_row', 'index_returns', 'year_cell', 'numbers_for_names', 'inline_spec', 'send_back', 'vote_key',
+           'pick_by_vote', 'fail_at', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -829,6 +829,19 @@ def canonical_change(expr: str, numbers: dict[str, float]) -> tuple[str, Optiona
     if ast.unparse(parse_expression(out)) == ast.unparse(parse_expression(expr)): return expr, None
     return out, f"wrote the change as {out}: the later year minus the earlier, over the earlier year's size"
 
+_BY_HOW_MUCH = re.compile(r'\bby how much (did|does|has|have|was|were|is|are)\b.*\b(increase|decrease|grow|decline|rise|fall|drop)', re.I)
+
+def relative_by_how_much(expr: str, question: str) -> tuple[str, Optional[str]]:
+    "\"By how much did X increase from 2010 to 2011?\" asks for the relative change of one row between two years."
+    body = parse_expression(expr).body
+    if not (_BY_HOW_MUCH.search(question) and isinstance(body, ast.BinOp) and isinstance(body.op, ast.Sub)): return expr, None
+    a, b = _signed(body.left), _signed(body.right)
+    if None in (a, b) or len(_year_set(a[0])) != 1 or len(_year_set(b[0])) != 1 or _year_set(a[0]) == _year_set(b[0]) \
+       or _no_years(a[0]) != _no_years(b[0]): return expr, None
+    early, late = sorted((a, b), key=lambda t: min(_year_set(t[0])))
+    out = f"({late[1]} - {early[1]}) / {early[1]}"
+    return out, f"wrote the change as {out}: \"by how much\" asks how much relative to the earlier year"
+
 def ratio_order(expr: str, question: str) -> tuple[str, Optional[str]]:
     "A ratio of one row's values in two years the question names, in the order it names them (`2015 to 2016`: 2015 / 2016)."
     body = parse_expression(expr).body
@@ -965,7 +978,8 @@ def numbers_for_names(obj: dict, items: Sequence[Item] = (), question: str = '')
                                                 f"read from the cell of {q.item.label} its name fits ({q.column})"))
     try:
         expr, notes = apply_conventions(normalise_expression(str(obj.get('expression', ''))),
-                                        [lambda e: canonical_change(e, given), lambda e: ratio_order(e, question)])
+                                        [lambda e: relative_by_how_much(e, question), lambda e: canonical_change(e, given),
+                                         lambda e: ratio_order(e, question)])
         tree = parse_expression(expr)
     except SandboxError as e: raise AgentError(f"the expression is not valid arithmetic: {e}") from None
     calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
@@ -990,10 +1004,12 @@ def inline_spec(obj: dict, question: str, items: Sequence[Item]) -> tuple[Spec, 
         if not missing: raise AgentError("the expression uses no number from the evidence")
         return Spec(expression=expr, variables=[Variable(name='x')]), values, missing  # nothing named yet: the numbers go back
     notes, numbers = obj.get('notes', []) + same_unit(values, items), {v.name: v.number for v in values}
-    named, fired = apply_conventions(named, [lambda e: canonical_change(e, numbers), lambda e: mention_order(e, question),
+    named, fired = apply_conventions(named, [lambda e: relative_by_how_much(e, question), lambda e: canonical_change(e, numbers),
+                                             lambda e: mention_order(e, question),
                                              lambda e: ratio_order(e, question), lambda e: index_returns(e, values, items, question)])
     notes += [n for n in fired if n not in notes]
-    plan = {'expression': named, 'kind': obj.get('kind', 'number'), 'variables': [{'name': v.name} for v in values]}
+    kind = 'percent' if _BY_HOW_MUCH.search(question) and _is_relative_change(parse_expression(named).body) else obj.get('kind', 'number')
+    plan = {'expression': named, 'kind': kind, 'variables': [{'name': v.name} for v in values]}
     return check_spec(plan, question).model_copy(update={'notes': notes}), values, missing
 
 def send_back(missing: Sequence[str], off: Sequence[str], question: str) -> str:
