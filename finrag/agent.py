@@ -23,8 +23,8 @@ __all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTAN
            'Demo', 'load_demos', 'render_demos', 'cite_literals', 'Place', 'places', 'place_value', 'place_name',
            'lift_literals', 'allowed_years', 'off_year', 'name_fit', 'shared_places', 'year_place', 'canonical_change',
            'relative_by_how_much', 'ratio_order', 'mention_order', 'value_scale', 'same_unit', 'apply_conventions',
-           'index_row', 'index_returns', 'year_cell', 'numbers_for_names', 'inline_spec', 'send_back', 'vote_key',
-           'pick_by_vote', 'fail_at', 'format_answer']
+           'index_row', 'index_returns', 'year_cell', 'tidy_names', 'numbers_for_names', 'inline_spec', 'send_back',
+           'vote_key', 'pick_by_vote', 'fail_at', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -671,7 +671,8 @@ def places(items: Sequence[Item]) -> list[Place]:
 
 def place_value(p: Place, literal: float) -> Optional[float]:
     "The value to compute with if `literal` is the number at `p` (a percent becomes a fraction), else None."
-    if _same(literal, p.magnitude) or (p.scale != 1.0 and _same(literal, p.magnitude * p.scale)):
+    if _same(literal, p.magnitude) or (p.scale != 1.0 and _same(literal, p.magnitude * p.scale)) \
+       or (p.scale >= 1e6 and _same(literal, p.magnitude * 1000)):  # in full, or a billion written in millions
         return literal / 100 if p.percent else literal
     if p.percent and _same(literal, p.magnitude / 100): return literal
     return None
@@ -882,7 +883,9 @@ def value_scale(v: Value, items: Sequence[Item]) -> Optional[float]:
         return _SCALES[m.group(1).lower()[:-1]] if m else None
     n = next((n for n in find_numbers(it.text) if it.text[n.start:n.end].strip() == v.quote.strip()), None)
     if not (n and n.scale): return None
-    return 1.0 if _same(abs(v.number or 0), abs(n.value) * _SCALES[n.scale]) else _SCALES[n.scale]  # written in full: units
+    scale, written = _SCALES[n.scale], abs(v.number or 0)
+    if _same(written, abs(n.value) * scale): return 1.0  # written in full: units
+    return scale / 1000 if scale >= 1e6 and _same(written, abs(n.value) * 1000) else scale  # 4.6 billion written 4600: millions
 
 def same_unit(values: list[Value], items: Sequence[Item]) -> list[str]:
     "Rescale values written in different units (3.4 million beside a table in thousands) to the smallest; the notes."
@@ -956,8 +959,24 @@ def _sharing(given: dict[str, float]) -> dict[float, list[str]]:
     for k, v in given.items(): by.setdefault(v, []).append(k)
     return {v: ks for v, ks in by.items() if len(ks) > 1}
 
+def _identifier(key: str) -> str:
+    "A name the sandbox accepts: other characters become `_`, a leading digit gets `v_`."
+    s = re.sub(r'\W', '_', str(key).strip())
+    return s if re.match(r'[A-Za-z_]', s) else f"v_{s}"
+
+def tidy_names(obj: dict) -> dict:
+    "The named answer with every value's name an identifier, in `values` and in the expression alike."
+    vals = obj.get('values') or {}
+    new = {k: _identifier(k) for k in vals}
+    ren = {k: n for k, n in new.items() if n != k and list(new.values()).count(n) == 1 and n not in vals}
+    if not ren: return obj
+    expr = str(obj.get('expression', ''))
+    for k in sorted(ren, key=len, reverse=True): expr = re.sub(rf'(?<!\w){re.escape(k)}(?!\w)', ren[k], expr)
+    return {**obj, 'values': {ren.get(k, k): v for k, v in vals.items()}, 'expression': expr}
+
 def numbers_for_names(obj: dict, items: Sequence[Item] = (), question: str = '') -> dict:
     "An inline answer (numbers in the expression) from a named one; a name's year, or its row when names share a number, picks the cell."
+    obj = tidy_names(obj)
     given = {k: v for k, v in (obj.get('values') or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     read, done = [], set()  # (label, quote, note) of each number read from another cell; the names so read
     for k, v in given.items():
