@@ -23,8 +23,8 @@ __all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTAN
            'Demo', 'load_demos', 'render_demos', 'cite_literals', 'Place', 'places', 'place_value', 'place_name',
            'lift_literals', 'allowed_years', 'off_year', 'name_fit', 'shared_places', 'year_place', 'canonical_change',
            'relative_by_how_much', 'ratio_order', 'mention_order', 'value_scale', 'same_unit', 'apply_conventions',
-           'index_row', 'index_returns', 'year_cell', 'tidy_names', 'numbers_for_names', 'inline_spec', 'send_back',
-           'vote_key', 'pick_by_vote', 'fail_at', 'format_answer']
+           'index_row', 'index_returns', 'average_span', 'year_cell', 'tidy_names', 'numbers_for_names', 'inline_spec',
+           'send_back', 'vote_key', 'pick_by_vote', 'fail_at', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -932,6 +932,33 @@ def index_returns(expr: str, values: Sequence[Value], items: Sequence[Item], que
     if ast.unparse(parse_expression(out)) == ast.unparse(parse_expression(expr)): return expr, None
     return out, f"wrote the return as {out}: an index that starts at 100 has returned (value - 100) / 100"
 
+def _cell_value(p: Place) -> float:
+    "The number a cell shows, signed, a percentage as a fraction."
+    n = find_numbers(p.quote)[0]
+    return n.value / 100 if n.percent else n.value
+
+_SPAN_Q = re.compile(r'\b(from|between)\s+(?:(?:19|20)\d\d)\s*(to|and|through|-)\s*(?:19|20)\d\d|(?:19|20)\d\d\s*-\s*(?:19|20)\d\d', re.I)
+
+def average_span(expr: str, values: list[Value], items: Sequence[Item], question: str) -> tuple[str, Optional[str]]:
+    "An average \"from 2015 to 2019\" that skips years of its row gets them from the same row (added to `values`)."
+    if not _SPAN_Q.search(question): return expr, None
+    body, asked, by_name = parse_expression(expr).body, _year_set(question), {v.name: v for v in values}
+    if not (isinstance(body, ast.Call) and isinstance(body.func, ast.Name) and body.func.id == 'average' and len(body.args) >= 2
+            and all(isinstance(a, ast.Name) and a.id in by_name for a in body.args) and len(asked) >= 2): return expr, None
+    used = [by_name[a.id] for a in body.args]
+    it = next((i for i in items if i.label == used[0].source and i.kind == 'row'), None)
+    have = {min(ys) for v in used if len(ys := _year_set(v.column)) == 1}
+    if it is None or any(v.source != it.label for v in used) or len(have) != len(used) or {min(asked), max(asked)} - have:
+        return expr, None
+    between = [p for p in places([it]) if len(ys := _year_set(p.column)) == 1 and min(asked) < min(ys) < max(asked) and min(ys) not in have]
+    if not between or sorted({*have, *(min(_year_set(p.column)) for p in between)}) != list(range(min(asked), max(asked) + 1)):
+        return expr, None
+    added = [Value(name=place_name(p), number=_cell_value(p), quote=p.quote, source=it.label, chunk_id=it.chunk_id, ref=it.ref,
+                   column=p.column, grounded=True, note='a year of the span the average skipped') for p in between]
+    values += added
+    out = f"average({', '.join([*(a.id for a in body.args), *(v.name for v in added)])})"
+    return out, f"wrote the average as {out}: every year from {min(asked)} to {max(asked)}"
+
 
 # %% ../nbs/05_agent.ipynb #752ddd57
 NAMED_SCHEMA = {'type': 'object', 'properties': {
@@ -1025,7 +1052,8 @@ def inline_spec(obj: dict, question: str, items: Sequence[Item]) -> tuple[Spec, 
     notes, numbers = obj.get('notes', []) + same_unit(values, items), {v.name: v.number for v in values}
     named, fired = apply_conventions(named, [lambda e: relative_by_how_much(e, question), lambda e: canonical_change(e, numbers),
                                              lambda e: mention_order(e, question),
-                                             lambda e: ratio_order(e, question), lambda e: index_returns(e, values, items, question)])
+                                             lambda e: ratio_order(e, question), lambda e: index_returns(e, values, items, question),
+                                             lambda e: average_span(e, values, items, question)])
     notes += [n for n in fired if n not in notes]
     kind = 'percent' if _BY_HOW_MUCH.search(question) and _is_relative_change(parse_expression(named).body) else obj.get('kind', 'number')
     plan = {'expression': named, 'kind': kind, 'variables': [{'name': v.name} for v in values]}
