@@ -671,8 +671,7 @@ def places(items: Sequence[Item]) -> list[Place]:
 
 def place_value(p: Place, literal: float) -> Optional[float]:
     "The value to compute with if `literal` is the number at `p` (a percent becomes a fraction), else None."
-    if _same(literal, p.magnitude) or (p.scale != 1.0 and _same(literal, p.magnitude * p.scale)) \
-       or (p.scale >= 1e6 and _same(literal, p.magnitude * 1000)):  # in full, or a billion written in millions
+    if _same(literal, p.magnitude) or (p.scale != 1.0 and _same(literal, p.magnitude * p.scale)):
         return literal / 100 if p.percent else literal
     if p.percent and _same(literal, p.magnitude / 100): return literal
     return None
@@ -883,9 +882,7 @@ def value_scale(v: Value, items: Sequence[Item]) -> Optional[float]:
         return _SCALES[m.group(1).lower()[:-1]] if m else None
     n = next((n for n in find_numbers(it.text) if it.text[n.start:n.end].strip() == v.quote.strip()), None)
     if not (n and n.scale): return None
-    scale, written = _SCALES[n.scale], abs(v.number or 0)
-    if _same(written, abs(n.value) * scale): return 1.0  # written in full: units
-    return scale / 1000 if scale >= 1e6 and _same(written, abs(n.value) * 1000) else scale  # 4.6 billion written 4600: millions
+    return 1.0 if _same(abs(v.number or 0), abs(n.value) * _SCALES[n.scale]) else _SCALES[n.scale]  # written in full: units
 
 def same_unit(values: list[Value], items: Sequence[Item]) -> list[str]:
     "Rescale values written in different units (3.4 million beside a table in thousands) to the smallest; the notes."
@@ -1014,6 +1011,7 @@ def numbers_for_names(obj: dict, items: Sequence[Item] = (), question: str = '')
                                             f"read from the {q.column} column instead"))
     for k, v in given.items():
         if k in done or (q := year_place(k, v, items)) is None: continue
+        if any(_same(abs(w), q.magnitude) for n, w in given.items() if n != k): continue  # another name reads that cell
         given[k] = find_numbers(q.quote)[0].value
         read.append((q.item.label, q.quote, f"named {k} but written {v:g}, found only where no {min(_year_set(k))} is stated: "
                                             f"read from the cell of {q.item.label} its name fits ({q.column})"))
