@@ -21,10 +21,10 @@ __all__ = ['Kind', 'NAME_PATTERN', 'SPEC_SCHEMA', 'EXPR_PATTERN', 'PLAIN_CONSTAN
            'values_schema', 'match_column', 'ground_row', 'ground_text', 'recite', 'ground_one', 'ground_values',
            'display', 'Agent', 'answer_schema', 'normalise_expression', 'bind_names', 'split_answer', 'same_cell',
            'Demo', 'load_demos', 'render_demos', 'cite_literals', 'Place', 'places', 'place_value', 'place_name',
-           'lift_literals', 'allowed_years', 'off_year', 'name_fit', 'shared_places', 'year_place', 'canonical_change',
-           'relative_by_how_much', 'ratio_order', 'mention_order', 'value_scale', 'same_unit', 'apply_conventions',
-           'index_row', 'index_returns', 'average_span', 'year_cell', 'tidy_names', 'numbers_for_names', 'inline_spec',
-           'send_back', 'vote_key', 'pick_by_vote', 'fail_at', 'format_answer']
+           'lift_literals', 'allowed_years', 'off_year', 'name_fit', 'best_cell', 'shared_places', 'year_place',
+           'canonical_change', 'relative_by_how_much', 'ratio_order', 'mention_order', 'value_scale', 'same_unit',
+           'apply_conventions', 'index_row', 'index_returns', 'average_span', 'year_cell', 'tidy_names',
+           'numbers_for_names', 'inline_spec', 'send_back', 'vote_key', 'pick_by_vote', 'fail_at', 'format_answer']
 
 # %% ../nbs/05_agent.ipynb #c46c0fe3
 _NUM_RE = re.compile(r'(\(\s*)?(-|−)?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*(\))?\s*(%)?')
@@ -779,28 +779,29 @@ def name_fit(name: str, p: Place) -> tuple[int, int]:
     where = _where(p)
     return int(bool(_year_set(name) & _column_years(where))), len(_name_words(name) & _name_words(where))
 
+def best_cell(name: str, items: Sequence[Item]) -> Optional[tuple[Place, tuple[int, int]]]:
+    "The table cell that fits `name` strictly best, with its fit (None when no cell, or a tie)."
+    ranked = sorted((p for p in places(items) if p.item.kind == 'row'), key=lambda p: name_fit(name, p), reverse=True)
+    if not ranked or (len(ranked) > 1 and name_fit(name, ranked[1]) == name_fit(name, ranked[0])): return None
+    return ranked[0], name_fit(name, ranked[0])
+
 def shared_places(names: Sequence[str], number: float, items: Sequence[Item]) -> dict[str, Place]:
     "Names given one `number`: the one its place fits best keeps it; each other reads the cell it alone fits strictly better."
     hits = [p for p in places(items) if place_value(p, abs(number)) is not None]
-    cells = [p for p in places(items) if p.item.kind == 'row']
-    if not hits or not cells: return {}
+    if not hits: return {}
     here = {k: max(name_fit(k, p) for p in hits) for k in names}
     keep, moves = max(names, key=lambda k: here[k]), {}
     for k in names:
-        ranked = sorted(cells, key=lambda p: name_fit(k, p), reverse=True)
-        best = name_fit(k, ranked[0])
-        if k != keep and best > here[k] and (len(ranked) == 1 or name_fit(k, ranked[1]) < best): moves[k] = ranked[0]
+        if k != keep and (best := best_cell(k, items)) and best[1] > here[k]: moves[k] = best[0]
     return moves
 
 def year_place(name: str, number: float, items: Sequence[Item]) -> Optional[Place]:
     "The one cell that states the year of `name` and fits its words, when no place of `number` states that year."
     hits = [p for p in places(items) if place_value(p, abs(number)) is not None]
     if len(_year_set(name)) != 1 or not hits or any(name_fit(name, p)[0] for p in hits): return None
-    ranked = sorted((p for p in places(items) if p.item.kind == 'row'), key=lambda p: name_fit(name, p), reverse=True)
-    if not ranked: return None
-    best, here = name_fit(name, ranked[0]), max(name_fit(name, p) for p in hits)
-    unique = len(ranked) == 1 or name_fit(name, ranked[1]) < best
-    return ranked[0] if best[0] == 1 and best[1] >= max(1, here[1]) and unique else None
+    if (best := best_cell(name, items)) is None: return None
+    cell, (year, words) = best
+    return cell if year == 1 and words >= max(1, max(name_fit(name, p)[1] for p in hits)) else None
 
 def _no_years(column: str | None) -> str:
     "A column heading or name without its years and other digits: `year ended december 30 2007` -> `year ended december`."
@@ -815,14 +816,18 @@ def _signed(node: ast.AST) -> Optional[tuple[str, str, int]]:
         return node.operand.id, f"-{node.operand.id}", -1
     return None
 
+def _one_row_two_years(a: str, b: str) -> bool:
+    "Whether names `a` and `b` differ only in their one year each: one row's values in two years."
+    ya, yb = _year_set(a), _year_set(b)
+    return len(ya) == 1 and len(yb) == 1 and ya != yb and _no_years(a) == _no_years(b)
+
 def canonical_change(expr: str, numbers: dict[str, float]) -> tuple[str, Optional[str]]:
     "A relative change between two years of one row as (later - earlier) / earlier, over |earlier| when that is negative."
     body = parse_expression(expr).body
     if not _is_relative_change(body): return expr, None
     a, b, base = _signed(body.left.left), _signed(body.left.right), _signed(body.right)
     if None in (a, b, base) or base[1] not in (a[1], b[1]): return expr, None
-    ya, yb = _year_set(a[0]), _year_set(b[0])
-    if len(ya) != 1 or len(yb) != 1 or ya == yb or _no_years(a[0]) != _no_years(b[0]): return expr, None
+    if not _one_row_two_years(a[0], b[0]): return expr, None
     early, late = sorted((a, b), key=lambda t: min(_year_set(t[0])))
     negative = (numbers.get(early[0]) or 0) * early[2] < 0
     out = f"({late[1]} - {early[1]}) / {f'abs({early[1]})' if negative else early[1]}"
@@ -836,8 +841,7 @@ def relative_by_how_much(expr: str, question: str) -> tuple[str, Optional[str]]:
     body = parse_expression(expr).body
     if not (_BY_HOW_MUCH.search(question) and isinstance(body, ast.BinOp) and isinstance(body.op, ast.Sub)): return expr, None
     a, b = _signed(body.left), _signed(body.right)
-    if None in (a, b) or len(_year_set(a[0])) != 1 or len(_year_set(b[0])) != 1 or _year_set(a[0]) == _year_set(b[0]) \
-       or _no_years(a[0]) != _no_years(b[0]): return expr, None
+    if None in (a, b) or not _one_row_two_years(a[0], b[0]): return expr, None
     early, late = sorted((a, b), key=lambda t: min(_year_set(t[0])))
     out = f"({late[1]} - {early[1]}) / {early[1]}"
     return out, f"wrote the change as {out}: \"by how much\" asks how much relative to the earlier year"
@@ -849,8 +853,7 @@ def ratio_order(expr: str, question: str) -> tuple[str, Optional[str]]:
             and isinstance(body.left, ast.Name) and isinstance(body.right, ast.Name)): return expr, None
     a, b = body.left.id, body.right.id
     ya, yb, asked = _year_set(a), _year_set(b), re.findall(r'(?<!\d)(?:19|20)\d\d(?!\d)', question)
-    if len(ya) != 1 or len(yb) != 1 or ya == yb or _no_years(a) != _no_years(b) or not {*ya, *yb} <= {int(y) for y in asked}:
-        return expr, None
+    if not _one_row_two_years(a, b) or not {*ya, *yb} <= {int(y) for y in asked}: return expr, None
     first = [int(y) for y in asked].index
     if first(min(ya)) < first(min(yb)): return expr, None
     return f"{b} / {a}", f"wrote the ratio as {b} / {a}: the years in the order the question names them"
