@@ -803,6 +803,10 @@ def year_place(name: str, number: float, items: Sequence[Item]) -> Optional[Plac
     cell, (year, words) = best
     return cell if year == 1 and words >= max(1, max(name_fit(name, p)[1] for p in hits)) else None
 
+def _written(p: Place) -> float:
+    "The number a place shows, signed, as written (a percentage not divided)."
+    return find_numbers(p.quote)[0].value
+
 def _no_years(column: str | None) -> str:
     "A column heading or name without its years and other digits: `year ended december 30 2007` -> `year ended december`."
     return re.sub(r'\s+', ' ', re.sub(r'\d+', '', column or '')).strip()
@@ -934,8 +938,7 @@ def index_returns(expr: str, values: Sequence[Value], items: Sequence[Item], que
 
 def _cell_value(p: Place) -> float:
     "The number a cell shows, signed, a percentage as a fraction."
-    n = find_numbers(p.quote)[0]
-    return n.value / 100 if n.percent else n.value
+    return _written(p) / 100 if p.percent else _written(p)
 
 _SPAN_Q = re.compile(r'\b(from|between)\s+(?:(?:19|20)\d\d)\s*(to|and|through|-)\s*(?:19|20)\d\d|(?:19|20)\d\d\s*-\s*(?:19|20)\d\d', re.I)
 
@@ -1009,18 +1012,18 @@ def numbers_for_names(obj: dict, items: Sequence[Item] = (), question: str = '')
     for k, v in given.items():
         if (moved := year_cell(k, v, items)) is None: continue
         done.add(k)
-        p, q = moved; given[k] = find_numbers(q.quote)[0].value  # the cell's own sign
+        p, q = moved; given[k] = _written(q)  # the cell's own sign
         read.append((q.item.label, q.quote, f"named {k} but written {v:g}, from the {p.column} column of {p.item.label}: "
                                             f"read from the {q.column} column instead"))
     for k, v in given.items():
         if k in done or (q := year_place(k, v, items)) is None: continue
         if any(_same(abs(w), q.magnitude) for n, w in given.items() if n != k): continue  # another name reads that cell
-        given[k] = find_numbers(q.quote)[0].value
+        given[k] = _written(q)
         read.append((q.item.label, q.quote, f"named {k} but written {v:g}, found only where no {min(_year_set(k))} is stated: "
                                             f"read from the cell of {q.item.label} its name fits ({q.column})"))
     for number, names in _sharing(given).items():
         for k, q in shared_places(names, number, items).items():
-            others = ', '.join(n for n in names if n != k); given[k] = find_numbers(q.quote)[0].value
+            others = ', '.join(n for n in names if n != k); given[k] = _written(q)
             read.append((q.item.label, q.quote, f"named {k} but written {number:g}, the number given to {others}: "
                                                 f"read from the cell of {q.item.label} its name fits ({q.column})"))
     try:
