@@ -65,18 +65,15 @@ class Settings(BaseSettings):
     chroma_url: Optional[str] = None  # e.g. http://127.0.0.1:8000 for a Chroma server
     collection: str = 'finrag'
     evidence_k: int = 4  # evidence items (table rows, sentences) shown to the LLM (4 beat 6 and 8 on FinQA dev)
-    agent_mode: Literal['one_call', 'two_step', 'inline', 'named'] = 'named'  # both steps in one generation; two calls sharing a prefix; numbers in the expression, cited by code; or named numbers first
-    examples_file: Optional[Path] = None  # solved questions (FinQA format) to pick demonstrations from
-    examples_k: int = 0  # similar solved questions shown per question (0: the fixed worked examples only)
-    samples: int = Field(1, ge=1, le=9)  # answers per question (one-call); more than one votes on the executed value
-    sample_temperature: float = Field(0.7, gt=0, le=2)  # temperature of the answers after the first (greedy) one
+    agent_mode: Literal['named', 'inline', 'one_call'] = 'named'  # named numbers first; numbers in the expression; or cited variables
+    conventions: Literal['plain', 'finqa'] = 'plain'  # plain: what an analyst means; finqa: also FinQA's annotation habits (evaluation)
     inline_fallback: bool = True  # inline and named modes: when its numbers cannot all be found, answer again with cited variables (one_call)
     max_question_chars: int = 1000
     rerank: Literal['auto', 'cohere', 'local', 'none'] = 'auto'  # auto: Cohere when COHERE_API_KEY is set, else local
-    rerank_cross: bool = False  # local reranker: add the LoRA-tuned MiniLM cross-encoder's score (finrag.cross; +0.5 s/query, no recall gain on dev)
     temperature: float = 0.0
     max_tokens: int = 512
     seed: int = 0
+    prompt_state: bool = True  # local model: keep llama.cpp's state after the fixed prompt prefix under `home/state`
     llm_cache: Literal['readwrite', 'record', 'replay', 'off'] = 'readwrite'  # replay: a miss is an error (tests, CI); record: always ask, keep the answer
     llm_cache_path: Optional[Path] = None  # defaults to `home/cache/llm.sqlite`
     api_url: Optional[str] = None  # a running FinRAG API; the dashboard asks it instead of the local index
