@@ -10,7 +10,9 @@ from typing import Any, Callable, Optional, Sequence
 import ipywidgets as W
 from .config import Settings, repo_root
 from .data import Page, Table
-from .agent import Answer, Item, Stage, Value, match_column
+from .answer import Answer, Stage
+from .evidence import Item, Value
+from .ground import match_column
 
 # %% auto #0
 __all__ = ['CSS', 'CITED_ATTR', 'STAGE_WORDS', 'ANY', 'SPINNER', 'ACCURACY_KEYS', 'row_position', 'text_position', 'esc',

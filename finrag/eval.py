@@ -21,10 +21,10 @@ __all__ = ['RUN_SETTINGS', 'ANSWER_MODULES', 'RESULTS_FILE', 'META_FILE', 'Mode'
            'page_scale', 'infer_scale', 'tatqa_prediction', 'score_answer', 'select_questions', 'file_sha256',
            'model_name', 'resolved_reranker', 'agent_prompts', 'code_hash', 'run_config', 'run_name', 'read_results',
            'ResultsWriter', 'run_lock', 'evidence_hits', 'answer_fields', 'make_record', 'eval_question',
-           'public_settings', 'read_meta', 'run_eval', 'model_price', 'percentile', 'accuracy_block', 'breakdown',
-           'latency_block', 'failure_block', 'cost_block', 'headline', 'summarize', 'format_summary', 'worst_errors',
-           'format_record', 'load_run', 'compare_runs', 'format_comparison', 'temp_env', 'wandb_env', 'table_rows',
-           'log_wandb', 'report_name', 'kernel_env', 'execute_report', 'run_papermill', 'make_baseline',
+           'eval_settings', 'public_settings', 'read_meta', 'run_eval', 'model_price', 'percentile', 'accuracy_block',
+           'breakdown', 'latency_block', 'failure_block', 'cost_block', 'headline', 'summarize', 'format_summary',
+           'worst_errors', 'format_record', 'load_run', 'compare_runs', 'format_comparison', 'temp_env', 'wandb_env',
+           'table_rows', 'log_wandb', 'report_name', 'kernel_env', 'execute_report', 'run_papermill', 'make_baseline',
            'regression_problems', 'cli_eval_run', 'cli_eval_compare']
 
 # %% ../nbs/06_eval.ipynb #b3884f81
@@ -276,7 +276,7 @@ def select_questions(ds: Dataset, limit: int | None = None, sample_seed: int | N
 # %% ../nbs/06_eval.ipynb #3e4dc20e
 RUN_SETTINGS = ('llm_provider', 'local_model', 'gguf_path', 'openai_model', 'openai_base_url', 'n_ctx', 'temperature',
                 'max_tokens', 'seed', 'evidence_k', 'embed_model', 'rerank', 'cohere_rerank_model', 'max_question_chars',
-                'agent_mode', 'examples_file', 'examples_k', 'samples', 'sample_temperature', 'rerank_cross', 'inline_fallback')
+                'agent_mode', 'inline_fallback', 'conventions')
 
 def file_sha256(path: Path | str) -> str:
     "SHA-256 of a file's bytes."
@@ -291,9 +291,8 @@ def model_name(settings: Settings) -> str:
     return Path(settings.gguf_path).name if settings.gguf_path else settings.local_model
 
 def resolved_reranker(settings: Settings) -> str:
-    "The reranker retrieval will use: `auto` means Cohere when its key is set, else the local one (`+cross` with the cross-encoder)."
-    choice = settings.rerank if settings.rerank != 'auto' else 'cohere' if settings.cohere_api_key else 'local'
-    return choice + ('+cross' if choice == 'local' and settings.rerank_cross else '')
+    "The reranker retrieval will use: `auto` means Cohere when its key is set, else the local one."
+    return settings.rerank if settings.rerank != 'auto' else 'cohere' if settings.cohere_api_key else 'local'
 
 def agent_prompts(agent: Any = None) -> dict[str, str]:
     "{prompt id: short hash} of the agent's prompts (the prompt files when there is no agent)."
@@ -304,7 +303,7 @@ def agent_prompts(agent: Any = None) -> dict[str, str]:
 # %% ../nbs/06_eval.ipynb #699f432d
 def _jsonable(v: Any) -> Any: return str(v) if isinstance(v, Path) else v
 
-ANSWER_MODULES = ('finrag.agent', 'finrag.retrieve', 'finrag.ingest', 'finrag.llm', 'finrag.sandbox', 'finrag.data')
+ANSWER_MODULES = ('finrag.agent', 'finrag.evidence', 'finrag.ground', 'finrag.conventions', 'finrag.answer', 'finrag.retrieve', 'finrag.ingest', 'finrag.llm', 'finrag.sandbox', 'finrag.data')
 
 def code_hash(modules: Sequence[str] = ANSWER_MODULES) -> str:
     "A short hash of the source files of `modules` (the code that turns a question into an answer)."
@@ -421,6 +420,11 @@ def eval_question(agent: Any, q: Question, page: Optional[Page], mode: Mode = 'p
     return make_record(q, ans, page, time.perf_counter() - t0)
 
 # %% ../nbs/06_eval.ipynb #a4334600
+def eval_settings(settings: Settings, ds: Dataset) -> Settings:
+    "FinQA and ConvFinQA are scored against their annotators' programs, so their files run under the `finqa` conventions unless `conventions` was set."
+    if 'conventions' in settings.model_fields_set or not {q.source for q in ds.questions} & {'finqa', 'convfinqa'}: return settings
+    return settings.model_copy(update={'conventions': 'finqa'})
+
 def _default_agent(settings: Settings, ds: Dataset, qs: Sequence[Question], mode: Mode, progress: bool) -> Any:
     "The real agent, with the pages it needs ingested (the questions' pages; every page in open mode)."
     from finrag.agent import Agent
@@ -459,9 +463,9 @@ def run_eval(path: Path | str, out_dir: Path | str | None = None, limit: int | N
              tatqa_types: Sequence[str] = ('arithmetic', 'count'), question_ids: Sequence[str] | None = None) -> Path:
     "Answer a dataset's questions into `<out_dir>/<run name>/results.jsonl`, resuming an interrupted run; returns the run folder."
     from tqdm.auto import tqdm
-    settings = settings or Settings()
     if mode not in ('page', 'open'): raise EvalError(f"unknown mode {mode!r}", hint="use page or open")
     ds = load(path)
+    settings = eval_settings(settings or Settings(), ds)
     qs = select_questions(ds, limit, sample_seed, tatqa_types, question_ids)
     if not qs: raise EvalError(f"{path}: no questions to evaluate", hint="check --limit, the TAT-QA answer types or the question ids")
     agent = agent or _default_agent(settings, ds, qs, mode, progress)

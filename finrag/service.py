@@ -12,7 +12,7 @@ from typing import Any, Optional, Union
 import bentoml
 from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, computed_field
-from .agent import Answer
+from .answer import Answer
 from .api import ErrorBody, FinragAPI, Job, install, needs
 from .audit import VerifyReport
 from .auth import ApiKey

@@ -5,7 +5,7 @@
 
 The first form 
 runs `finrag.eval.run_eval` on DATASET with an agent whose retriever serves each page's rows and sentences (after
-sleeping DELAY_S, so a test can kill the process mid-run) and whose model is a `FakeLLM` that plans `a - b` over the
+sleeping DELAY_S, so a test can kill the process mid-run) and whose model is a `FakeLLM` that answers `a - b` over the
 first table row's two year columns. Every question the agent is asked is appended to ASKED_LOG before it is answered.
 The second runs `finrag.eval.run_papermill` (evaluation, offline W&B run, executed report) with the same agent, with
 settings from the environment (FINRAG_HOME, WANDB_MODE).
@@ -58,16 +58,14 @@ class PageRetriever:
 
 
 def scripted(messages, schema):
-    "Plan a - b; cite the first row's 2020 and 2019 columns."
-    if 'variables' in (schema or {}).get('properties', {}):
-        return json.dumps({'variables': [{'name': 'a', 'description': 'x'}, {'name': 'b', 'description': 'y'}],
-                           'expression': 'a - b', 'kind': 'number'})
-    return json.dumps({'a': {'source': 'R1', 'column': '2020', 'value': '0'}, 'b': {'source': 'R1', 'column': '2019', 'value': '0'}})
+    "A cited answer a - b: the first row's 2020 and 2019 columns."
+    return json.dumps({'expression': 'a - b', 'kind': 'number', 'variables': [
+        {'name': 'a', 'source': 'R1', 'column': '2020', 'value': '0'}, {'name': 'b', 'source': 'R1', 'column': '2019', 'value': '0'}]})
 
 
 def fake_agent(ds: Dataset, delay: float = 0.0, log: Path | None = None) -> Agent:
     "The real `Agent` with the page retriever and the scripted model."
-    return Agent(Settings(agent_mode='two_step'), retriever=PageRetriever(ds.pages, delay, log), llm=FakeLLM(scripted, model='scripted'))
+    return Agent(Settings(agent_mode='one_call'), retriever=PageRetriever(ds.pages, delay, log), llm=FakeLLM(scripted, model='scripted'))
 
 
 if __name__ == '__main__':

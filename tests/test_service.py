@@ -75,15 +75,11 @@ def err(r):
 # --- in process: a burst of first requests, and what a bug looks like ---------------------------------------
 
 def _scripted(messages, schema):
-    "A slow model answering the demo question in two steps: plan the change in net revenue, then cite its row."
-    from finrag.agent import SPEC_SCHEMA
+    "A slow model answering the demo question with cited variables: the change in net revenue, from its row."
     time.sleep(0.02)
-    if schema == SPEC_SCHEMA:
-        return json.dumps({'variables': [{'name': 'a', 'description': ''}, {'name': 'b', 'description': ''}],
-                           'expression': '(a - b) / b', 'kind': 'percent'})
     label = re.search(r'\[(R\d+)\] net revenue', '\n'.join(m['content'] for m in messages)).group(1)
-    return json.dumps({'a': {'source': label, 'column': '2024', 'value': '1,482.3'},
-                       'b': {'source': label, 'column': '2023', 'value': '1,310.9'}})
+    return json.dumps({'expression': '(a - b) / b', 'kind': 'percent', 'variables': [
+        {'name': 'a', 'source': label, 'column': '2024', 'value': '1,482.3'}, {'name': 'b', 'source': label, 'column': '2023', 'value': '1,310.9'}]})
 
 
 def _core(home, **settings):
@@ -93,7 +89,7 @@ def _core(home, **settings):
     from finrag.config import Settings
     from finrag.ingest import make_embedder
     from finrag.llm import FakeLLM
-    s = Settings(_env_file=None, home=home, llm_cache='off', agent_mode='two_step', rate_per_min=100_000, **settings)
+    s = Settings(_env_file=None, home=home, llm_cache='off', agent_mode='one_call', rate_per_min=100_000, **settings)
     return FinragAPI(s, embedder=make_embedder(s, name='fake-64'), llm=FakeLLM(_scripted),
                      metrics=Metrics(CollectorRegistry())).start(background=False)
 
