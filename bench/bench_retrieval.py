@@ -66,7 +66,7 @@ def run_scale(n_chunks: int, n_queries: int) -> dict:
     "Build a synthetic index of ~n_chunks and time each retrieval path (run in a child process)."
     from finrag.config import Settings
     from finrag.ingest import Index, tokenize
-    from finrag.retrieve import LocalReranker, Retriever, shared_cross
+    from finrag.retrieve import LocalReranker, Retriever
     import chromadb  # its import takes seconds: keep it out of the build time
     home = Path(tempfile.mkdtemp(prefix=f'finrag-bench-{n_chunks}-'))
     s = Settings(home=home, data_dir=None, collection='bench')
@@ -78,7 +78,6 @@ def run_scale(n_chunks: int, n_queries: int) -> dict:
     qpages = [pages[int(i)].id for i in rng.integers(0, len(pages), n_queries)]
     emb, col, bm = ix.embedder, ix.collection, ix.bm25
     hybrid, rerank = Retriever(s, index=ix, reranker=None), Retriever(s, index=ix, reranker=LocalReranker())
-    cross = Retriever(s, index=ix, reranker=LocalReranker(cross=shared_cross()))
     out = {'chunks': ix.count(), 'pages': len(pages), 'build_s': round(build_s, 1), 'ingest_chunks_per_s': round(rep.chunks_per_s)}
     out['open_dense'] = timed(lambda q: col.query(query_embeddings=[emb.embed([q])[0].tolist()], n_results=10, include=[]), queries)
     out['open_bm25'] = timed(lambda q: np.argpartition(-bm.score(tokenize(q)), 10)[:10], queries)
@@ -88,9 +87,6 @@ def run_scale(n_chunks: int, n_queries: int) -> dict:
     it = iter(qpages * 2)
     out['page_hybrid_rerank_cold'] = timed(lambda q: rerank.retrieve(q, page_id=next(it), k=5), queries)
     out['page_hybrid_rerank_warm'] = timed(lambda q: rerank.retrieve(q, page_id=qpages[0], k=5), queries)
-    cross.retrieve('warm up', k=1)  # loads the cross-encoder
-    out['open_hybrid_rerank_cross'] = timed(lambda q: cross.retrieve(q, k=10), queries)
-    out['page_hybrid_rerank_cross_warm'] = timed(lambda q: cross.retrieve(q, page_id=qpages[0], k=5), queries)
     out['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return out
 

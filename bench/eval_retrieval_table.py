@@ -3,9 +3,10 @@
     python bench/eval_retrieval_table.py fit --train train:mpnet train:minilm conv:minilm --C 0.1
         # fit LEXICAL_WEIGHTS: FinQA train_100 (both models) and ConvFinQA pages that are not in dev (MiniLM)
     python bench/eval_retrieval_table.py fit --train train:mpnet train:minilm --check --C 0.03 \
-        --cross train=finrag/assets/cross-minilm-lora.safetensors
-        # fit LOCAL_WEIGHTS (with the cross features) on train_100 alone: the shipped cross-encoder never saw it, so
-        # its scores there are out of fold; --cross NAME=WEIGHTS gives file NAME's cross-encoder
+        --cross train=bench/cross-minilm-lora.safetensors
+        # fit CROSS_RERANK_WEIGHTS (cross_encoder.py: the lexical features plus the cross-encoder's) on train_100 alone:
+        # the cross-encoder never saw it, so its scores there are out of fold; --cross NAME=WEIGHTS gives file NAME's
+        # cross-encoder (the cross-encoder is not in the runtime: nbs/03_retrieve.ipynb, last section)
     python bench/eval_retrieval_table.py table  # page-scoped and open recall on FinQA dev_200, per configuration
 
 Each (file, embedding model) pair is ingested into its own collection under FINRAG_HOME (default ./.finrag); embeddings
@@ -18,9 +19,9 @@ import numpy as np
 from finrag.config import Settings
 from finrag.data import load
 from finrag.ingest import Index, make_embedder
-from finrag.cross import CrossEncoder
-from finrag.retrieve import (FEATURES, LEXICAL_WEIGHTS, LOCAL_WEIGHTS, LocalReranker, shared_cross, Retriever, eval_questions, eval_retrieval, feature_matrix,
+from finrag.retrieve import (FEATURES, LEXICAL_WEIGHTS, LocalReranker, Retriever, eval_questions, eval_retrieval, feature_matrix,
                              format_metrics, question_query, _hits, Evidence)
+from cross_encoder import CROSS_FEATURES, CROSS_RERANK_WEIGHTS, CrossEncoder, CrossReranker, cross_feature_matrix  # this folder is on sys.path
 
 MODELS = {'mpnet': 'all-mpnet-base-v2', 'minilm': 'all-MiniLM-L6-v2'}
 FILES = {'train': 'finqa/train_100.json', 'dev': 'finqa/dev_200.json', 'conv': 'convfinqa/convfinqa_dev_part1.json',
@@ -44,16 +45,18 @@ def retriever_for(name: str, model: str, skip_pages: set[str] = frozenset(), **k
     return Retriever(s, index=ix, **kw)
 
 
-def candidates(rt: Retriever, name: str, exclude_pages: set[str] = frozenset(), cross: CrossEncoder | None = None):
-    "Per question: (X features, y gold labels) over all page candidates, first stage only (plus `cross`'s scores)."
+def candidates(rt: Retriever, name: str, exclude_pages: set[str] = frozenset(), cross: CrossEncoder | None = None,
+               cross_columns: bool = False):  # the two cross features after FEATURES (`cross`'s scores, 0 without one)
+    "Per question: (X features, y gold labels) over all page candidates, first stage only."
     out = []
     for q in eval_questions(load(path_of(name)).questions):
         if q.page_id in exclude_pages: continue
         query = question_query(q)
         ev = rt.retrieve(query, page_id=q.page_id, k=1000, rerank=False)
         col = lambda k: np.array([e.scores[k] for e in ev])
-        X = feature_matrix(query, [e.chunk for e in ev], col('dense'), col('bm25'), col('fused'),
-                           cross.score(query, [e.chunk.text for e in ev]) if cross else None)
+        inputs = query, [e.chunk for e in ev], col('dense'), col('bm25'), col('fused')
+        X = (cross_feature_matrix(*inputs, cross.score(query, [e.chunk.text for e in ev]) if cross else None) if cross or cross_columns
+             else feature_matrix(*inputs))
         y = np.array([any(_hits(g, e, q.page_id) for g in q.evidence) for e in ev], dtype=float)
         out.append((X, y, len(q.evidence)))
     return out
@@ -82,16 +85,17 @@ def fit_pairwise(groups, C: float = 1.0) -> np.ndarray:
 
 
 def fit(args):
-    "Fit LOCAL_WEIGHTS by logistic regression on train data; report train CV and held-out ConvFinQA/TAT-QA."
+    "Fit LEXICAL_WEIGHTS (with --cross: CROSS_RERANK_WEIGHTS) by logistic regression on train data; report train CV and held-out sets."
     from sklearn.linear_model import LogisticRegression
     dev_pages = set(load(path_of('dev')).pages)
     sets, cross = {}, dict(kv.split('=', 1) for kv in args.cross)  # file name -> out-of-fold cross-encoder weights
+    names = CROSS_FEATURES if cross else FEATURES
     for spec in args.train + args.check:  # 'name' or 'name:model'
         n, _, model = spec.partition(':')
         ce = CrossEncoder(Path(cross[n])) if n in cross else None
-        sets[spec] = candidates(retriever_for(n, model or args.model, dev_pages, reranker=None), n, dev_pages, ce)
+        sets[spec] = candidates(retriever_for(n, model or args.model, dev_pages, reranker=None), n, dev_pages, ce, cross_columns=bool(cross))
     if args.drop:  # leave features out of the model (their columns zeroed)
-        cols = [FEATURES.index(f) for f in args.drop]
+        cols = [names.index(f) for f in args.drop]
         for groups in sets.values():
             for X, _, _ in groups: X[:, cols] = 0.0
     folds = 5  # a question's fold is its index within its file, so one question under two models stays in one fold
@@ -101,9 +105,9 @@ def fit(args):
     for n in args.train:
         print(f"{n:12} 5-fold CV", {k: round(float(np.mean([recall_at([g for i, g in enumerate(sets[n]) if i % folds == f], cv[f])[k]
                                                            for f in range(folds)])), 1) for k in ('R@1', 'R@3', 'R@5', 'All@3', 'All@5')})
-    print('weights:', json.dumps({f: round(float(v), 3) for f, v in zip(FEATURES, w)}))
-    base = np.array([1.0 if f == 'fused' else 0.0 for f in FEATURES])
-    cur = np.array([(LOCAL_WEIGHTS if args.cross else LEXICAL_WEIGHTS).get(f, 0.0) for f in FEATURES])
+    print('weights:', json.dumps({f: round(float(v), 3) for f, v in zip(names, w)}))
+    base = np.array([1.0 if f == 'fused' else 0.0 for f in names])
+    cur = np.array([(CROSS_RERANK_WEIGHTS if cross else LEXICAL_WEIGHTS).get(f, 0.0) for f in names])
     for n, groups in sets.items():
         print(f"{n:12} fused  {recall_at(groups, base)}\n{n:12} fitted {recall_at(groups, w)}\n{n:12} current {recall_at(groups, cur)}")
 
@@ -114,8 +118,8 @@ CONFIGS = {  # name -> (model, Retriever kwargs)
     'dense all-mpnet-base-v2': ('mpnet', dict(method='dense', reranker=None)),
     'hybrid RRF (BM25 + mpnet)': ('mpnet', dict(reranker=None)),
     'hybrid + lexical rerank (mpnet)': ('mpnet', dict(reranker=LocalReranker())),
-    'hybrid + local rerank with cross-encoder (mpnet)': ('mpnet', dict(reranker=LocalReranker(cross=shared_cross()))),
-    'hybrid + local rerank with cross-encoder (MiniLM)': ('minilm', dict(reranker=LocalReranker(cross=shared_cross()))),
+    'hybrid + local rerank with cross-encoder (mpnet)': ('mpnet', dict(reranker=CrossReranker())),  # not in the runtime
+    'hybrid + local rerank with cross-encoder (MiniLM)': ('minilm', dict(reranker=CrossReranker())),
 }
 
 

@@ -121,7 +121,7 @@ def intro_cmd():
 
 def _noisy(rt, name: str, exclude: set[str]) -> list[np.ndarray]:
     "Per question (in `candidates` order): which gold candidates are sentences holding none of the program's numbers."
-    from finrag.cross import numbers_in
+    from cross_encoder import numbers_in
     out = []
     for q in R.eval_questions(load(path_of(name)).questions):
         if q.page_id in exclude: continue
@@ -194,14 +194,14 @@ def with_label_similarity(model: str, base=None):
     from finrag.ingest import make_embedder
     import eval_retrieval_table as E
     base, emb = base or E.feature_matrix, make_embedder(Settings(embed_model=E.MODELS[model]))
-    def fm(question, chunks, dense, bm25, fused, cross=None):
+    def fm(question, chunks, dense, bm25, fused):
         rows = np.array([c.kind == 'row' for c in chunks])
         texts = [(f"{c.label} ({c.header[0]})" if c.header and c.header[0].strip() else c.label) if c.kind == 'row' else c.text for c in chunks]
         V = emb.embed([question] + texts); sim = V[1:] @ V[0]
         within, top = np.zeros(len(chunks)), np.zeros(len(chunks))
         if rows.sum() > 1: within[rows] = R._z(sim[rows])
         if rows.any(): top[np.argsort(-np.where(rows, sim, -9.0))[:2]] = 1.0; top *= rows
-        return np.hstack([base(question, chunks, dense, bm25, fused, cross), np.c_[R._z(sim), within, top]])
+        return np.hstack([base(question, chunks, dense, bm25, fused), np.c_[R._z(sim), within, top]])
     return fm
 
 

@@ -1,20 +1,20 @@
-"""Train the local cross-encoder's LoRA deltas (finrag.cross) on training data only; dev_200 is never read for training.
+"""Train the cross-encoder's LoRA deltas (bench/cross_encoder.py) on training data only; dev_200 is never read for training.
 
-    python bench/train_cross.py --val train --out finrag/assets/cross-minilm-lora.safetensors   # the shipped weights
+    python bench/train_cross.py --val train --out bench/cross-minilm-lora.safetensors   # the measured weights
 
 Defaults: `--sets conv tat --tat 800 --epochs 2`. `conv` is the ConvFinQA conversations whose pages are not dev_200
 pages, `tat` a seeded sample of --tat TAT-QA dev questions, `train` FinQA train_100. train_100 is left out of the
-shipped weights and used as the held-out check (--val), because the reranker's cross-feature weights are fitted there.
-The shipped run: 900 questions (127 + 773 of the 800 sampled TAT-QA questions had a gold chunk found), 1,800 steps,
+measured weights and used as the held-out check (--val), because the reranker's cross-feature weights are fitted there.
+The measured run: 900 questions (127 + 773 of the 800 sampled TAT-QA questions had a gold chunk found), 1,800 steps,
 38 minutes on 2 cores.
 """
 from __future__ import annotations
 import argparse, time
 from pathlib import Path
 import numpy as np, torch
-from finrag.cross import CrossEncoder, save_delta, train_cross, training_groups
 from finrag.data import load
-from eval_retrieval_table import path_of, recall_at  # this folder is on sys.path when run as a script
+from cross_encoder import CrossEncoder, save_delta, train_cross, training_groups  # this folder is on sys.path when run as a script
+from eval_retrieval_table import path_of, recall_at
 
 
 def main(a):

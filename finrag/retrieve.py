@@ -18,10 +18,10 @@ from .ingest import Chunk, Index, tokenize
 log = logging.getLogger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'FEATURES', 'LEXICAL_WEIGHTS', 'LOCAL_WEIGHTS', 'Mode', 'PAGE_KINDS', 'RetrievalError', 'Evidence', 'is_year',
-           'Terms', 'terms', 'ranks', 'rrf', 'chunk_features', 'local_bm25', 'feature_matrix', 'Reranker',
-           'shared_cross', 'LocalReranker', 'CohereReranker', 'make_reranker', 'Retriever', 'search', 'format_results',
-           'question_query', 'eval_questions', 'score_ranking', 'summarise', 'eval_retrieval', 'format_metrics']
+__all__ = ['log', 'FEATURES', 'LEXICAL_WEIGHTS', 'Mode', 'PAGE_KINDS', 'RetrievalError', 'Evidence', 'is_year', 'Terms', 'terms',
+           'ranks', 'rrf', 'chunk_features', 'local_bm25', 'feature_matrix', 'Reranker', 'LocalReranker',
+           'CohereReranker', 'make_reranker', 'Retriever', 'search', 'format_results', 'question_query',
+           'eval_questions', 'score_ranking', 'summarise', 'eval_retrieval', 'format_metrics']
 
 # %% ../nbs/03_retrieve.ipynb #94213a71
 class RetrievalError(FinragError):
@@ -69,7 +69,7 @@ def rrf(*score_lists: np.ndarray, k: int = 60) -> np.ndarray:
 # %% ../nbs/03_retrieve.ipynb #aa53c7d9
 FEATURES = ['dense', 'bm25', 'fused', 'dense_top3', 'bm25_top3', 'num_match', 'year_match', 'year_conflict', 'label_cov',
             'label_full', 'is_text', 'has_number', 'text_no_number', 'row_no_number', 'total_match', 'share_total',
-            'unit_match', 'short_row', 'long_text', 'bigram_match', 'n_numbers', 'label_phrase', 'bm25_local', 'cross', 'cross_top3']
+            'unit_match', 'short_row', 'long_text', 'bigram_match', 'n_numbers', 'label_phrase', 'bm25_local']
 _SHARE = {'portion', 'percentage', 'percent', 'share', 'proportion', 'fraction', 'ratio', 'part'}
 _UNITS = {'million', 'billion', 'thousand', 'percent', 'percentage'}
 
@@ -115,14 +115,12 @@ def local_bm25(q: Terms, docs: Sequence[Terms], k1: float = 1.2, b: float = 0.75
         if df: out += math.log(1 + (n - df + 0.5) / (df + 0.5)) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lens / avg))
     return out
 
-def feature_matrix(question: str, chunks: Sequence[Chunk], dense: np.ndarray, bm25: np.ndarray, fused: np.ndarray,
-                   cross: np.ndarray | None = None) -> np.ndarray:  # cross-encoder scores; None: both cross features 0
+def feature_matrix(question: str, chunks: Sequence[Chunk], dense: np.ndarray, bm25: np.ndarray, fused: np.ndarray) -> np.ndarray:
     "Features (columns in `FEATURES` order) of every candidate for `question`."
     q = terms(question)
     cts = [terms(c.text) for c in chunks]
     rows = [chunk_features(q, c, ct) for c, ct in zip(chunks, cts)]
-    base = dict(bm25_local=_z(local_bm25(q, cts)), dense=_z(dense), bm25=_z(bm25), fused=_z(fused), dense_top3=(ranks(dense) <= 3) * 1.0, bm25_top3=(ranks(bm25) <= 3) * 1.0,
-                cross=_z(cross) if cross is not None else np.zeros(len(chunks)), cross_top3=(ranks(cross) <= 3) * 1.0 if cross is not None else np.zeros(len(chunks)))
+    base = dict(bm25_local=_z(local_bm25(q, cts)), dense=_z(dense), bm25=_z(bm25), fused=_z(fused), dense_top3=(ranks(dense) <= 3) * 1.0, bm25_top3=(ranks(bm25) <= 3) * 1.0)
     return np.array([[base[n][i] if n in base else r[n] for n in FEATURES] for i, r in enumerate(rows)], dtype=np.float64)
 
 # %% ../nbs/03_retrieve.ipynb #56f60c24
@@ -137,45 +135,16 @@ LEXICAL_WEIGHTS = dict(dense=0.11, bm25=-0.10, fused=0.12, dense_top3=0.94, bm25
                      unit_match=0.26, short_row=0.88, long_text=-1.19, bigram_match=-0.07, n_numbers=0.55,
                      label_phrase=1.08, bm25_local=0.72)
 
-LOCAL_WEIGHTS = dict(dense=0.167, bm25=-0.165, fused=-0.08, dense_top3=0.661, bm25_top3=0.577, num_match=-0.576,
-                     year_match=0.571, year_conflict=-0.072, label_cov=0.596, label_full=0.987, is_text=-0.238,
-                     has_number=-0.07, text_no_number=0.447, row_no_number=-0.376, total_match=-0.274, share_total=0.975,
-                     unit_match=-0.236, short_row=0.904, long_text=-0.427, bigram_match=-0.228, n_numbers=0.656,
-                     label_phrase=0.712, bm25_local=0.519, cross=0.351, cross_top3=0.285)
-
-@lru_cache(maxsize=1)
-def shared_cross() -> 'CrossEncoder':
-    "The package's cross-encoder, one per process (its model loads on the first score)."
-    from finrag.cross import CrossEncoder
-    return CrossEncoder()
-
 class LocalReranker:
-    "A linear model over `FEATURES`: embedding and BM25 scores, lexical features and, if given, a cross-encoder's score."
+    "A linear model over `FEATURES`: embedding and BM25 scores and the lexical features, weighted by `LEXICAL_WEIGHTS`."
     name = 'local'
-    def __init__(self, weights: dict[str, float] | None = None,
-                 cross: Any = None,  # a `finrag.cross.CrossEncoder` (anything with `score(query, texts)`); None: lexical only
-                 max_cross: int = 40):  # only this many best fused candidates are read by the cross-encoder
-        self.cross, self.max_cross = cross, max_cross
-        self.weights = weights or (LOCAL_WEIGHTS if cross is not None else LEXICAL_WEIGHTS)
-
-    def cross_scores(self, question: str, candidates: list[Evidence]) -> Optional[np.ndarray]:
-        "Cross-encoder scores of the best `max_cross` fused candidates; the others get the lowest of those."
-        if self.cross is None: return None
-        top = np.argsort(-np.array([e.scores.get('fused', 0.0) for e in candidates]), kind='stable')[: self.max_cross]
-        try: s = np.asarray(self.cross.score(question, [candidates[i].chunk.text for i in top]), dtype=np.float64)
-        except Exception as e:
-            log.warning("cross-encoder failed (%s); ranking on the lexical features alone", e)
-            return None
-        out = np.full(len(candidates), s.min()); out[top] = s
-        return out
+    def __init__(self, weights: dict[str, float] | None = None): self.weights = weights or LEXICAL_WEIGHTS
 
     def rerank(self, question: str, candidates: list[Evidence]) -> np.ndarray:
         if not candidates: return np.zeros(0)
         col = lambda k: np.array([e.scores.get(k, 0.0) for e in candidates])
-        cross = self.cross_scores(question, candidates)
-        X = feature_matrix(question, [e.chunk for e in candidates], col('dense'), col('bm25'), col('fused'), cross)
-        weights = LEXICAL_WEIGHTS if self.cross is not None and cross is None else self.weights  # the cross-encoder failed
-        return X @ np.array([weights.get(n, 0.0) for n in FEATURES])
+        X = feature_matrix(question, [e.chunk for e in candidates], col('dense'), col('bm25'), col('fused'))
+        return X @ np.array([self.weights.get(n, 0.0) for n in FEATURES])
 
 # %% ../nbs/03_retrieve.ipynb #8f049ab7
 class CohereReranker:
@@ -195,7 +164,7 @@ def make_reranker(settings: Settings, client: Any = None) -> Optional[Reranker]:
     choice = settings.rerank
     if choice == 'auto': choice = 'cohere' if (settings.cohere_api_key or client) else 'local'
     if choice == 'none': return None
-    if choice == 'local': return LocalReranker(cross=shared_cross() if settings.rerank_cross else None)
+    if choice == 'local': return LocalReranker()
     if client is None:
         if settings.cohere_api_key is None: raise RetrievalError("FINRAG_RERANK=cohere needs COHERE_API_KEY", hint="set it, or use FINRAG_RERANK=local")
         import cohere

@@ -1,5 +1,5 @@
 "End-to-end with the real local models: ingest the demo corpus, answer through the library and through the CLI."
-import json, os, re, subprocess, sys
+import json, os, subprocess, sys
 from pathlib import Path
 import pytest
 from finrag.config import Settings, repo_root
@@ -56,14 +56,3 @@ def test_bad_questions_get_clear_errors(home):
     assert r.returncode == 1 and 'the input stage failed: the question is empty' in r.stdout
     r = _cli(home, 'ask', 'what was revenue?', '--page', 'NOPE/2024/page_1.pdf')
     assert r.returncode == 1 and 'retrieval stage failed' in r.stdout
-
-def test_search_with_the_cross_encoder(home):
-    "FINRAG_RERANK_CROSS=true: the real LoRA-tuned MiniLM reads the page's chunks and the revenue row still ranks first."
-    r = _cli(home, 'search', 'what was net revenue in 2024?', '--page', 'NWI/2024/page_12.pdf', '--k', '3', FINRAG_RERANK_CROSS='true')
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert re.search(r'│ 1\s+│ table_\d+', r.stdout) and 'net revenue' in r.stdout.lower(), r.stdout
-    from finrag.retrieve import Retriever
-    ev = Retriever(Settings(home=home, rerank_cross=True)).retrieve('what was net revenue in 2024?', page_id='NWI/2024/page_12.pdf', k=3)
-    plain = Retriever(Settings(home=home)).retrieve('what was net revenue in 2024?', page_id='NWI/2024/page_12.pdf', k=3)
-    assert ev[0].chunk.kind == 'row' and 'net revenue' in ev[0].chunk.label.lower()
-    assert ev[0].scores['rerank'] != plain[0].scores['rerank']  # the cross features changed the score
