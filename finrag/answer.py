@@ -7,11 +7,12 @@ from typing import Literal, Optional, Sequence
 from pydantic import BaseModel, Field
 from .evidence import Item, Value, find_numbers, item_of, same, SCALES
 from .conventions import index_row
+from .data import CURRENCIES, SCALE_RE, currency
 from .sandbox import parse_expression
 
 # %% auto #0
-__all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'currency', 'value_unit',
-           'result_unit', 'answer_kind', 'display', 'unit_of', 'format_answer']
+__all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'value_unit', 'result_unit',
+           'answer_kind', 'display', 'unit_of', 'format_answer']
 
 # %% ../nbs/05c_answer.ipynb #e12a6fe9
 Kind = Literal['number', 'percent', 'yes/no']
@@ -59,11 +60,10 @@ class Answer(BaseModel):
 
 # %% ../nbs/05c_answer.ipynb #6360524c
 SCALE_NAMES = {1.0: 'units', 1e3: 'thousands', 1e6: 'millions', 1e9: 'billions', 1e12: 'trillions'}
-_SCALE_RE = re.compile(r'\bin (thousands|millions|billions)\b', re.I)
 
 def _row_scale(it: Item) -> Optional[float]:
     "A row's scale: its header or label, else the table's scale as ingested."
-    m = _SCALE_RE.search(' '.join([*it.header, *it.cells[:1]]))
+    m = SCALE_RE.search(' '.join([*it.header, *it.cells[:1]]))
     if m: return SCALES[m.group(1).lower()[:-1]]
     return SCALES.get((it.scale or '').lower().rstrip('s'))
 
@@ -88,14 +88,6 @@ def same_unit(values: list[Value], items: Sequence[Item]) -> list[str]:
     return out
 
 # %% ../nbs/05c_answer.ipynb #1215e5c6
-_CURRENCY = {'$': 'USD', '€': 'EUR', '£': 'GBP', '¥': 'JPY'}
-_CURRENCY_WORDS = {'dollars': 'USD', 'usd': 'USD', 'euros': 'EUR', 'eur': 'EUR'}
-
-def currency(text: str) -> Optional[str]:
-    "The currency a text shows by symbol or word (`$ 1,482.3` -> USD), or None."
-    if (sym := next((c for c in str(text) if c in _CURRENCY), None)): return _CURRENCY[sym]
-    return next((c for w, c in _CURRENCY_WORDS.items() if re.search(rf'\b{w}\b', str(text), re.I)), None)
-
 def _per_share(label: str) -> bool: return bool(re.search(r'\bper (?:\w+ )?share\b|\beps\b', label, re.I))
 def _shares(label: str) -> bool: return bool(re.search(r'\bshares\b', label, re.I)) and not _per_share(label)
 
@@ -173,7 +165,7 @@ def _num(value: float) -> str:
     "A number with thousands separators: two decimals from 100 up, five significant digits below."
     return f"{value:,.2f}" if abs(value) >= 100 else f"{value:,.5g}"
 
-_SYMBOL = {c: s for s, c in _CURRENCY.items()}
+_SYMBOL = {c: s for s, c in CURRENCIES.items()}
 
 def display(value: float | bool, kind: str, unit: Optional[str] = None, scale: Optional[str] = None) -> str:
     "A human form of the answer, with its unit and scale: `$39.1 million`, `13.07%`, `2.4x`, `$2.35 per share`."

@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from .config import FinragError
 
 # %% auto #0
-__all__ = ['Format', 'LOADERS', 'Table', 'Page', 'Question', 'DataError', 'LoadReport', 'Dataset', 'make_table', 'parse_page_id',
-           'split_sentences', 'read_json', 'load_finqa', 'load_convfinqa', 'fold_header', 'load_tatqa', 'detect_format',
-           'load', 'data_stats']
+__all__ = ['SCALE_RE', 'CURRENCIES', 'Format', 'LOADERS', 'Table', 'Page', 'Question', 'currency', 'table_scale',
+           'table_currency', 'DataError', 'LoadReport', 'Dataset', 'make_table', 'parse_page_id', 'split_sentences',
+           'read_json', 'load_finqa', 'load_convfinqa', 'fold_header', 'load_tatqa', 'detect_format', 'load',
+           'data_stats']
 
 # %% ../nbs/01_data.ipynb #baa3d8d5
 class Table(BaseModel):
@@ -51,6 +52,30 @@ class Question(BaseModel):
     conversation_id: Optional[str] = None  # ConvFinQA: the conversation this turn belongs to
     history: list[str] = Field(default_factory=list)  # earlier questions of the conversation, oldest first
     source: str = ''
+
+# %% ../nbs/01_data.ipynb #f1eb319b
+SCALE_RE = re.compile(r'\bin (thousands|millions|billions)\b', re.I)
+CURRENCIES = {'$': 'USD', '€': 'EUR', '£': 'GBP', '¥': 'JPY'}
+
+def currency(text: str) -> Optional[str]:
+    "The currency a text shows by symbol or word (`$ 1,482.3`, `in thousands of dollars` -> USD), or None."
+    if (sym := next((c for c in str(text) if c in CURRENCIES), None)): return CURRENCIES[sym]
+    return 'USD' if re.search(r'\b(dollars|usd)\b', str(text), re.I) else 'EUR' if re.search(r'\b(euros?|eur)\b', str(text), re.I) else None
+
+def _introduces_table(text: str) -> bool:
+    "Whether a sentence introduces a table (mentions one, or ends with a colon) or is a caption line."
+    return bool(re.search(r'\btables?\b|:\s*$', text, re.I)) or len(text) < 60
+
+def table_scale(table: Table, texts: list[str] = ()) -> Optional[str]:
+    "`thousands`, `millions` or `billions`: from the table's title or header, else the one scale the sentences introducing a table state."
+    if m := SCALE_RE.search(' '.join([table.title or '', *table.header])): return m.group(1).lower()
+    said = {m.group(1).lower() for t in texts if _introduces_table(t) for m in SCALE_RE.finditer(t)}
+    return said.pop() if len(said) == 1 else None
+
+def table_currency(table: Table) -> Optional[str]:
+    "The one currency the table's cells, header or title show, or None (none, or several)."
+    found = {c for c in (currency(x) for x in [table.title or '', *table.header, *(cell for r in table.rows for cell in r)]) if c}
+    return found.pop() if len(found) == 1 else None
 
 # %% ../nbs/01_data.ipynb #55b4aae0
 class DataError(FinragError):
