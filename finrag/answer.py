@@ -12,7 +12,7 @@ from .sandbox import parse_expression
 
 # %% auto #0
 __all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'value_unit', 'result_unit',
-           'answer_kind', 'display', 'unit_of', 'format_answer']
+           'answer_kind', 'display', 'unit_of', 'value_display', 'format_answer']
 
 # %% ../nbs/05c_answer.ipynb #e12a6fe9
 Kind = Literal['number', 'percent', 'yes/no']
@@ -204,6 +204,12 @@ def _stage_line(s: Stage) -> str:
     extra = f", {s.calls} calls" if s.calls > 1 else ''
     return f"{s.stage} {s.status} {s.latency_s:.2f}s{tok}{extra}{' (cached)' if s.cached else ''}"
 
+def value_display(v: Value, items: Sequence[Item]) -> str:
+    "One cited value with its unit and scale: `$1,482.30 million`, `44.00%`."
+    unit, scale = value_unit(v, items), value_scale(v, items)
+    if v.number is None: return 'UNGROUNDED'
+    return display(v.number, 'percent' if unit == 'percent' else 'number', unit, SCALE_NAMES.get(scale) if unit != 'percent' else None)
+
 def format_answer(ans: Answer) -> str:
     "A plain-text report of an answer, or of why there is none."
     items = {it.label: it for it in ans.evidence}
@@ -214,7 +220,7 @@ def format_answer(ans: Answer) -> str:
     else: out += [f"No answer: the {ans.failed_stage} stage failed: {ans.error}"]
     if ans.values: out.append('Values:')
     for v in ans.values:
-        out.append(f"  {v.name} = {v.number if v.grounded else 'UNGROUNDED'}  from {_source(v, items, ans.page_id)}"
+        out.append(f"  {v.name} = {value_display(v, ans.evidence) if v.grounded else 'UNGROUNDED'}  from {_source(v, items, ans.page_id)}"
                    + ('' if v.grounded else f"  ({v.note})"))
     if ans.evidence: out.append('Evidence: ' + ', '.join(f"{it.label}={it.ref}" for it in ans.evidence))
     out += [f"Flag: {f}" for f in ans.flags]
