@@ -71,7 +71,7 @@ def value_scale(v: Value, items: Sequence[Item]) -> Optional[float]:
     "The scale a value is counted in: a table's `in millions`, a sentence's `million` after it; None for a percentage or when unstated."
     it = item_of(v, items)
     if it is None or v.quote.strip().endswith('%'): return None
-    if it.kind == 'row': return None if _per_share(it.row_label) else _row_scale(it)
+    if it.kind == 'row': return None if _per_share(_labels(v, it)) or _UNIT_PRICE.search(_labels(v, it)) else _row_scale(it)
     n = next((n for n in find_numbers(it.text) if it.text[n.start:n.end].strip() == v.quote.strip()), None)
     if not (n and n.scale): return None
     return 1.0 if same(abs(v.number or 0), abs(n.value) * SCALES[n.scale]) else SCALES[n.scale]  # written in full: units
@@ -88,6 +88,8 @@ def same_unit(values: list[Value], items: Sequence[Item]) -> list[str]:
     return out
 
 # %% ../nbs/05c_answer.ipynb #1215e5c6
+_UNIT_PRICE = re.compile(r'\b(average|closing|share|stock|unit|exercise|strike|high|low|market)\s+(sales?\s+)?prices?\b|\bprices?\s+(paid\s+)?per\b', re.I)
+def _labels(v: Value, it: Item) -> str: return f"{it.row_label} {v.column or ''}"
 def _per_share(label: str) -> bool: return bool(re.search(r'\bper (?:\w+ )?share\b|\beps\b', label, re.I))
 def _shares(label: str) -> bool: return bool(re.search(r'\bshares\b', label, re.I)) and not _per_share(label)
 
@@ -105,9 +107,9 @@ def value_unit(v: Value, items: Sequence[Item]) -> Optional[str]:
     if it is None: return None
     if index_row(v, items): return 'index'
     if it.kind != 'row': return _sentence_unit(v, it)
-    if _shares(it.row_label): return 'shares'
+    if _shares(_labels(v, it)): return 'shares'
     cur = currency(v.quote) or currency(' '.join(it.cells[1:])) or currency(' '.join([it.row_label, *it.header])) or it.currency
-    return f"{cur} per share" if cur and _per_share(it.row_label) else cur
+    return f"{cur} per share" if cur and _per_share(_labels(v, it)) else cur
 
 # %% ../nbs/05c_answer.ipynb #a7495b5d
 _SCALAR = ('', 'ratio', 'percent')

@@ -42,6 +42,7 @@ def test_ask_demo_question_through_the_cli(home):
     ans = json.loads(r.stdout)
     assert ans['failed_stage'] is None and finqa_match(ans['value'], q.answer), ans
     assert all(v['grounded'] and v['ref'].startswith('table_') for v in ans['values'])
+    assert (ans['unit'], ans['display']) == ('percent', '13.07%'), ans
     stages = {s['stage']: s for s in ans['trace']}
     assert set(stages) == {'retrieval', 'specify', 'extract', 'evaluate'}
     assert stages['specify']['prompt_tokens'] > 0 and stages['specify']['prompt'].startswith('named@v')
@@ -50,6 +51,7 @@ def test_ask_prints_answer_expression_and_sources(home):
     q = load(DEMO).questions[0]
     r = _cli(home, 'ask', q.text, '--page', q.page_id)
     assert 'Answer: 13.07%' in r.stdout and 'Expression:' in r.stdout and 'column "2024"' in r.stdout, r.stdout
+    assert '= $1,482.30 million  from' in r.stdout and '= $1,310.90 million  from' in r.stdout, r.stdout  # amounts with their scale
 
 def test_bad_questions_get_clear_errors(home):
     r = _cli(home, 'ask', '   ')
