@@ -415,7 +415,7 @@ def eval_question(agent: Any, q: Question, page: Optional[Page], mode: Mode = 'p
     t0 = time.perf_counter()
     try: ans = agent.ask(q.text, conversation_id=conversation_key, **where)
     except Exception as e:
-        from finrag.agent import Answer
+        from finrag.answer import Answer
         ans = Answer(question=q.text, page_id=q.page_id, failed_stage='crash', error=f"{type(e).__name__}: {e}")
     return make_record(q, ans, page, time.perf_counter() - t0)
 
