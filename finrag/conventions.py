@@ -4,7 +4,7 @@
 from __future__ import annotations
 import ast, re
 from typing import Callable, Literal, Optional, Sequence
-from .evidence import Item, Value, find_numbers, item_of, name_words, no_years, place_name, places, same, value_at, years
+from .evidence import YEAR_RE, Item, Value, find_numbers, item_of, name_words, no_years, place_name, places, same, value_at, years
 from .sandbox import expression_names, parse_expression
 
 # %% auto #0
@@ -139,7 +139,7 @@ def ratio_order(expr: str, question: str) -> tuple[str, Optional[str]]:
     if not (re.search(r'\bratio\b', question, re.I) and isinstance(body, ast.BinOp) and isinstance(body.op, ast.Div)
             and isinstance(body.left, ast.Name) and isinstance(body.right, ast.Name)): return expr, None
     a, b = body.left.id, body.right.id
-    asked = [int(y) for y in re.findall(r'(?<!\d)(?:19|20)\d\d(?!\d)', question)]
+    asked = [int(y) for y in YEAR_RE.findall(question)]
     if not one_row_two_years(a, b) or not {*years(a), *years(b)} <= set(asked): return expr, None
     if asked.index(min(years(a))) < asked.index(min(years(b))): return expr, None
     return f"{b} / {a}", f"wrote the ratio as {b} / {a}: the years in the order the question names them"
@@ -178,7 +178,8 @@ def index_returns(expr: str, values: Sequence[Value], items: Sequence[Item], que
     return out, f"wrote the return as {out}: an index that starts at 100 has returned (value - 100) / 100"
 
 # %% ../nbs/05b_conventions.ipynb #1561548c
-_SPAN_Q = re.compile(r'\b(from|between)\s+(?:(?:19|20)\d\d)\s*(to|and|through|-)\s*(?:19|20)\d\d|(?:19|20)\d\d\s*-\s*(?:19|20)\d\d', re.I)
+_Y = YEAR_RE.pattern
+_SPAN_Q = re.compile(rf'\b(from|between)\s+{_Y}\s*(to|and|through|-)\s*{_Y}|{_Y}\s*-\s*{_Y}', re.I)
 
 def _span_row(body: ast.AST, by_name: dict[str, Value], items: Sequence[Item]) -> Optional[Item]:
     "The one row every argument of `average(...)` was read from, else None."

@@ -177,7 +177,7 @@ def places(items: Sequence[Item], number: Optional[float] = None) -> list[Place]
 
 def bare_year(p: Place) -> bool:
     "Whether a sentence's number is a year as written (`2019`), not an amount (`$ 2,019`, `2019.5`, `2,000`)."
-    return p.item.kind != 'row' and bool(re.fullmatch(r'(?:19|20)\d\d', p.quote.strip()))
+    return p.item.kind != 'row' and bool(YEAR_RE.fullmatch(p.quote.strip()))
 
 # %% ../nbs/05_evidence.ipynb #59cfb45a
 def slug(text: str, n: int = 28) -> str:
