@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_cli.ipynb #7fc0e319
 from __future__ import annotations
-import contextlib, json, sys, functools
+import contextlib, ctypes, json, os, sys, functools
 from pathlib import Path
 from typing import List, Optional
 import typer
@@ -14,8 +14,8 @@ from .config import FinragError, get_settings
 
 # %% auto #0
 __all__ = ['app', 'models_app', 'data_app', 'console', 'err_console', 'eval_app', 'keys_app', 'audit_app', 'friendly',
-           'models_list', 'models_assemble', 'models_verify', 'data_stats_cmd', 'ingest', 'search',
-           'eval_retrieval_cmd', 'ask', 'eval_run', 'eval_compare', 'keys_create', 'keys_list', 'keys_revoke',
+           'library_output_to_stderr', 'models_list', 'models_assemble', 'models_verify', 'data_stats_cmd', 'ingest',
+           'search', 'eval_retrieval_cmd', 'ask', 'eval_run', 'eval_compare', 'keys_create', 'keys_list', 'keys_revoke',
            'audit_verify', 'serve']
 
 # %% ../nbs/09_cli.ipynb #100d6a31
@@ -44,6 +44,21 @@ def _table(rows: list[dict], title: str = '') -> RichTable:
     for k in (rows[0] if rows else {}): t.add_column(str(k))
     for r in rows: t.add_row(*[str(v) for v in r.values()])
     return t
+
+@contextlib.contextmanager
+def library_output_to_stderr():
+    "While libraries work, send what they print (Python's `print`, progress bars, C code writing to fd 1) to stderr."
+    sys.stdout.flush()
+    try: saved = os.dup(1)
+    except OSError: saved = None  # no fd 1 to protect
+    else: os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr): yield
+    finally:
+        if saved is not None:
+            try: ctypes.CDLL(None).fflush(None)  # C stdio buffers written meanwhile go to stderr, not to the restored stdout
+            except (OSError, AttributeError): pass
+            os.dup2(saved, 1); os.close(saved)
 
 # %% ../nbs/09_cli.ipynb #fef4f1e4
 @models_app.command('list')
@@ -91,10 +106,13 @@ def data_stats_cmd(paths: List[Path] = typer.Argument(..., help="JSON files or f
 @friendly
 def ingest(paths: List[Path] = typer.Argument(..., help="FinQA / ConvFinQA / TAT-QA JSON files."),
            fmt: str = typer.Option('auto', '--format', help="finqa, convfinqa, tatqa or auto.")):
-    "Chunk, embed and index filing pages (idempotent: unchanged pages are skipped, changed pages replaced)."
-    from finrag.ingest import ingest_files
-    rep = ingest_files(paths, fmt=fmt, settings=get_settings(), progress=True)
-    console.print(rep.summary() if hasattr(rep, 'summary') else rep)
+    "Chunk, embed and index filing pages (idempotent: unchanged pages are skipped, changed pages replaced); exits 1 if any file or record failed."
+    with library_output_to_stderr():
+        from finrag.ingest import ingest_files
+        rep = ingest_files(paths, fmt=fmt, settings=get_settings(), progress=True)
+    for e in rep.errors: print(f"error: {e}", file=sys.stderr)
+    print(rep.summary(errors=False))
+    if not rep.ok: raise typer.Exit(1)
 
 @app.command()
 @friendly
@@ -102,9 +120,11 @@ def search(query: str = typer.Argument(..., help="What to look for."),
            page: Optional[str] = typer.Option(None, help="Only this page id, e.g. NWI/2024/page_12.pdf."),
            k: int = typer.Option(10, help="How many chunks to show.")):
     "Hybrid search (dense + BM25, fused and reranked); prints ranked chunks with their scores."
-    from finrag.retrieve import search as _search
+    with library_output_to_stderr():
+        from finrag.retrieve import search as _search
+        hits = _search(query, page_id=page, k=k, settings=get_settings())
     rows = [dict(rank=e.rank, ref=e.chunk.ref, page=e.chunk.page_id, **{k_: f"{v:.3f}" for k_, v in e.scores.items()},
-                 text=e.chunk.text[:90]) for e in _search(query, page_id=page, k=k, settings=get_settings())]
+                 text=e.chunk.text[:90]) for e in hits]
     console.print(_table(rows, f"search: {query}") if rows else "no results")
 
 @app.command('eval-retrieval')
@@ -129,8 +149,8 @@ def ask(question: str = typer.Argument(..., help="A numerical question about an 
         year: Optional[int] = typer.Option(None, help="Only pages of this year."),
         as_json: bool = typer.Option(False, '--json', help="Print the whole answer object as JSON.")):
     "Answer a question: the value, the arithmetic, and the source of every number."
-    from finrag.agent import Agent, format_answer
-    with contextlib.redirect_stdout(sys.stderr):  # libraries print on import; stdout carries only the answer
+    with library_output_to_stderr():  # libraries print on import and while loading; stdout carries only the answer
+        from finrag.agent import Agent, format_answer
         ans = Agent(get_settings()).ask(question, page_id=page, company=company, year=year)
     print(ans.model_dump_json(indent=2) if as_json else format_answer(ans))
     if not ans.ok: raise typer.Exit(1)

@@ -403,25 +403,36 @@ def chroma_meta(c: Chunk) -> dict:
     return {k: v for k, v in m.items() if v is not None}
 
 # %% ../nbs/02_ingest.ipynb #b3e027d7
+def _count(n: int, what: str) -> str: return f"{n} {what}{'' if n == 1 else 's'}"
+
 class IngestReport(BaseModel):
-    "What a run did: pages added, updated, unchanged, chunks written, and each failed record."
+    "What a run did: files read, pages added, updated, unchanged, chunks written, and each failed file or record."
+    files: int = 0  # files read (by `ingest_files`)
+    files_failed: int = 0  # files that could not be read at all (each one message in `errors`)
     pages_seen: int = 0
     pages_added: int = 0
     pages_updated: int = 0
     pages_unchanged: int = 0
     chunks_added: int = 0
     chunks_embedded: int = 0  # chunks whose vector was not in the cache
-    errors: list[str] = Field(default_factory=list)  # one message per failed record
+    errors: list[str] = Field(default_factory=list)  # one message per failed file or record
     seconds: float = 0.0
 
     @property
     def chunks_per_s(self) -> float: return self.chunks_added / self.seconds if self.seconds else 0.0
+    @property
+    def ok(self) -> bool: return not self.errors
 
-    def summary(self) -> str:
-        "One paragraph for the CLI."
-        s = (f"{self.pages_seen} pages: {self.pages_added} added, {self.pages_updated} updated, {self.pages_unchanged} unchanged, "
-             f"{len(self.errors)} failed; {self.chunks_added} chunks written in {self.seconds:.1f}s")
-        return s + ''.join(f"\n  error: {e}" for e in self.errors)
+    def summary(self, errors: bool = True) -> str:
+        "The CLI's result line: what was ingested, then how many files and records failed (with `errors`, each reason below)."
+        pages = (f"{self.pages_added} added, {self.pages_updated} updated, {self.pages_unchanged} unchanged; "
+                 f"{self.chunks_added} chunks written")
+        files = self.files or self.files_failed
+        s = (f"ingested {_count(self.files, 'file')} ({_count(self.pages_seen, 'page')}: {pages})" if files
+             else f"ingested {_count(self.pages_seen, 'page')} ({pages})") + f" in {self.seconds:.1f}s"
+        failed = ((self.files_failed, 'file'), (len(self.errors) - self.files_failed, 'record'))
+        s += ''.join(f"; {_count(n, what)} failed" for n, what in failed if n)
+        return s + (''.join(f"\n  error: {e}" for e in self.errors) if errors else '')
 
 # %% ../nbs/02_ingest.ipynb #32e8c4e9
 class Index:
@@ -566,15 +577,15 @@ Index.vectors = _vectors
 # %% ../nbs/02_ingest.ipynb #e14aa7b2
 def ingest_files(paths: Sequence[Union[str, Path]], fmt: str = 'auto', settings: Settings | None = None, progress: bool = True,
                  index: Index | None = None) -> IngestReport:
-    "Load each file and add its pages to the index; per-record errors are reported, the rest ingested."
+    "Load each file and add its pages to the index; failed files and records are counted and reported, the rest ingested."
     settings = settings or Settings()
     index = index or Index(settings, embedder=make_embedder(settings, progress=progress))
     total = IngestReport()
     for path in paths:
         try: ds = load(path, fmt)
-        except DataError as e: total.errors.append(str(e)); continue
+        except DataError as e: total.errors.append(str(e)); total.files_failed += 1; continue
         rep = index.add_pages(ds.pages.values(), progress=progress)
-        rep.errors = ds.report.skipped + rep.errors
+        rep.errors, rep.files = ds.report.skipped + rep.errors, 1
         total = _merge(total, rep)
     return total
 

@@ -4,7 +4,8 @@
 
 # %% ../nbs/04_llm.ipynb #923da985
 from __future__ import annotations
-import atexit, hashlib, json, re, sqlite3, threading, time
+import atexit, hashlib, json, logging, os, re, sqlite3, tempfile, threading, time
+import contextlib
 from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Protocol, Sequence, Union, runtime_checkable
@@ -14,8 +15,8 @@ from .config import FinragError, Settings, repo_root
 # %% auto #0
 __all__ = ['Messages', 'Responder', 'CacheMode', 'LLMError', 'PromptError', 'Completion', 'LLM', 'FakeLLM', 'request_key',
            'ResponseStore', 'CachedLLM', 'LoadedModel', 'load_llama', 'unload_models', 'prefix_key', 'json_grammar',
-           'LocalLLM', 'OpenAILLM', 'make_llm', 'Prompt', 'parse_prompt', 'default_prompts_dir', 'load_prompt',
-           'list_prompts']
+           'state_path', 'write_state', 'read_state', 'prefix_tokens', 'LocalLLM', 'OpenAILLM', 'make_llm', 'Prompt',
+           'parse_prompt', 'default_prompts_dir', 'load_prompt', 'list_prompts']
 
 # %% ../nbs/04_llm.ipynb #7002e419
 class LLMError(FinragError):
@@ -175,6 +176,7 @@ class LoadedModel:
         self.llama, self.lock, self.max_snapshots = llama, threading.Lock(), max_snapshots
         self.snapshots: dict[str, tuple[bytes, Any]] = {}  # system-prompt key -> (KV bytes, token ids); oldest first
         self.current: str | None = None  # the system prompt whose tokens are in the KV cache now
+        self.sha256: str | None = None  # of the model file, looked up when a prompt state file first needs it
 
 _LOADED: dict[tuple, LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
@@ -207,28 +209,30 @@ def _kv_save(llama) -> tuple[bytes, Any]:
     got = llama_cpp.llama_state_seq_get_data(llama._ctx.ctx, buf, n, 0)
     return ctypes.string_at(buf, got), llama.input_ids[:llama.n_tokens].copy()
 
-def _kv_load(llama, snap: tuple[bytes, Any]):
-    "Restore a `_kv_save` snapshot; the next generation re-decodes at least one token."
+def _kv_load(llama, snap: tuple[bytes, Any]) -> bool:
+    "Restore a `_kv_save` snapshot (the next generation re-decodes at least one token); False, with the cache emptied, if llama.cpp refuses it."
     import ctypes, llama_cpp
     data, ids = snap
     buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
-    if llama_cpp.llama_state_seq_set_data(llama._ctx.ctx, buf, len(data), 0) != len(data): llama.reset(); return
+    if llama_cpp.llama_state_seq_set_data(llama._ctx.ctx, buf, len(data), 0) != len(data): llama.reset(); return False
     llama.input_ids[:len(ids)] = ids
     llama.n_tokens, llama._requires_eval = len(ids), True
+    return True
 
 def prefix_key(messages: Messages) -> str | None:
     "What identifies a reusable prefix: the system message, if the conversation starts with one."
     if not messages or messages[0].get('role') != 'system': return None
     return hashlib.sha256(str(messages[0].get('content')).encode()).hexdigest()
 
-def _switch(m: LoadedModel, key: str | None):
-    "Make `m`'s KV cache hold the snapshot for `key` (saving the current one first); call with `m.lock` held."
-    if key == m.current: return
+def _switch(m: LoadedModel, key: str | None) -> bool:
+    "Make `m`'s KV cache hold the snapshot for `key` (saving the current one first); call with `m.lock` held. True if it now holds `key`'s tokens."
+    if key == m.current: return True
     if m.current is not None and m.llama.n_tokens:
         m.snapshots.pop(m.current, None); m.snapshots[m.current] = _kv_save(m.llama)
         while len(m.snapshots) > m.max_snapshots: m.snapshots.pop(next(iter(m.snapshots)))
-    if key in m.snapshots: _kv_load(m.llama, m.snapshots.pop(key))
+    hit = key in m.snapshots and _kv_load(m.llama, m.snapshots.pop(key))
     m.current = key
+    return hit
 
 # %% ../nbs/04_llm.ipynb #3a6fe5ff
 _GRAMMARS: dict[str, Any] = {}
@@ -257,25 +261,108 @@ def _perf(llama) -> dict:
     p = llama_cpp.llama_perf_context(llama._ctx.ctx)
     return dict(prompt_eval_tokens=p.n_p_eval, prompt_eval_s=p.t_p_eval_ms / 1e3, eval_tokens=p.n_eval, eval_s=p.t_eval_ms / 1e3)
 
+# %% ../nbs/04_llm.ipynb #56fa6211
+_STATE_MAGIC = b'FINRAG-KV 1\n'
+
+def state_path(state_dir: Path | str, want: dict) -> Path:
+    "The file for the prompt state keyed by `want` (model hash, prefix hash, llama-cpp-python version)."
+    return Path(state_dir)/f"{hashlib.sha256(json.dumps(want, sort_keys=True).encode()).hexdigest()[:32]}.kv"
+
+def write_state(path: Path, want: dict, snap: tuple[bytes, Any]):
+    "Write a `_kv_save` snapshot with its key and body hash to `path`, atomically (temp file + rename)."
+    import numpy as np
+    data, ids = snap
+    body = np.asarray(ids, dtype=np.intc).tobytes() + data
+    head = dict(key=want, n_tokens=len(ids), kv_bytes=len(data), sha256=hashlib.sha256(body).hexdigest())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f: f.write(_STATE_MAGIC + json.dumps(head).encode() + b'\n' + body)
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; other users of FINRAG_HOME (the API's workers) read it too
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp): os.unlink(tmp)
+
+def read_state(path: Path, want: dict) -> tuple[bytes, Any] | None:
+    "The snapshot in `path` if it exists, was saved under exactly `want` and is whole; None otherwise."
+    import numpy as np
+    try: raw = Path(path).read_bytes()
+    except OSError: return None
+    line, _, body = raw.removeprefix(_STATE_MAGIC).partition(b'\n')
+    try: head = json.loads(line) if raw.startswith(_STATE_MAGIC) else None
+    except ValueError: return None
+    if not isinstance(head, dict) or head.get('key') != want: return None
+    n, kv, size = head.get('n_tokens'), head.get('kv_bytes'), np.dtype(np.intc).itemsize
+    if not (type(n) is int and type(kv) is int and n > 0 and len(body) == size * n + kv): return None
+    if hashlib.sha256(body).hexdigest() != head.get('sha256'): return None
+    return body[size * n:], np.frombuffer(body[:size * n], dtype=np.intc).copy()
+
+def _prune_states(state_dir: Path, keep: int = 8):
+    "Delete all but the `keep` most recently used state files (each is ~28 KB per prefix token for the 1.5B model)."
+    def used(p: Path) -> float:
+        try: return p.stat().st_mtime
+        except OSError: return 0.0
+    for p in sorted(Path(state_dir).glob('*.kv'), key=used, reverse=True)[keep:]: p.unlink(missing_ok=True)
+
+# %% ../nbs/04_llm.ipynb #663d087f
+_log = logging.getLogger(__name__)
+
+def _chat_formatter(llama) -> Any:
+    "The Jinja formatter `create_chat_completion` renders this model's prompts with, or None if it uses another handler."
+    tpl = llama.metadata.get('tokenizer.chat_template')
+    if not tpl or llama.chat_handler is not None or llama.chat_format != 'chat_template.default': return None
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    text = lambda t: llama._model.token_get_text(t) if t != -1 else ''
+    return Jinja2ChatFormatter(template=tpl, eos_token=text(llama.token_eos()), bos_token=text(llama.token_bos()),
+                               stop_token_ids=[llama.token_eos()])
+
+def prefix_tokens(llama, messages: Messages) -> list[int]:
+    "The tokens that open the prompt of `messages` and stay the same whatever follows the system message."
+    fmt = _chat_formatter(llama) if prefix_key(messages) is not None and len(messages) > 1 else None
+    if fmt is None: return []
+    def tokens(msgs: Messages) -> list[int]:
+        r = fmt(messages=msgs)
+        return llama.tokenize(r.prompt.encode('utf-8'), add_bos=not r.added_special, special=True)
+    full = tokens(messages)
+    return full[:_common_prefix(full, tokens(messages[:1]))]
+
+def _restore_prefix(m: LoadedModel, messages: Messages, state_dir: Path, model_sha: str) -> str:
+    "Fill `m`'s KV cache with the fixed prefix of `messages`: 'loaded' from its state file, or 'saved' after evaluating it; '' if none."
+    import llama_cpp
+    want = dict(model_sha256=model_sha, prefix_sha256=prefix_key(messages), llama_cpp=llama_cpp.__version__)
+    path, llama = state_path(state_dir, want), m.llama
+    if (snap := read_state(path, want)) is not None and _kv_load(llama, snap):
+        with contextlib.suppress(OSError): os.utime(path)  # most recently used: kept by `_prune_states`
+        return 'loaded'
+    ids = prefix_tokens(llama, messages)
+    if not ids or len(ids) >= llama.n_ctx(): return ''
+    llama.reset(); llama.eval(ids)
+    try: write_state(path, want, _kv_save(llama)); _prune_states(state_dir)
+    except OSError as e: _log.warning("could not save the prompt state in %s: %s", state_dir, e)
+    return 'saved'
+
 # %% ../nbs/04_llm.ipynb #758a2e49
 class LocalLLM:
     "A GGUF model run in-process by llama.cpp; loaded on first use."
     provider = 'local'
     def __init__(self, path: Path | str | Callable[[], Path], model: str | None = None, n_ctx: int = 4096, n_threads: int = 1,
-                 temperature: float = 0.0, max_tokens: int = 512, seed: int = 0, n_gpu_layers: int = 0):
+                 temperature: float = 0.0, max_tokens: int = 512, seed: int = 0, n_gpu_layers: int = 0,
+                 state_dir: Path | str | None = None):
         self._path = path
         self.model = model or Path(path).name
         self.n_ctx, self.n_threads, self.temperature, self.max_tokens, self.seed = n_ctx, n_threads, temperature, max_tokens, seed
         self.n_gpu_layers = n_gpu_layers  # layers offloaded to a GPU (a CUDA build of llama.cpp); 0 on CPU
+        self.state_dir = Path(state_dir) if state_dir else None  # prompt state files (see above); None: never saved or loaded
         self.last_perf: dict = {}
+        self.last_prefix = ''  # the last call's fixed prefix: 'loaded' from a state file, 'saved' to one, 'failed', or ''
 
     @classmethod
     def from_settings(cls, s: Settings) -> LocalLLM:
         "The configured local model; the GGUF is assembled (if needed) only when first used."
         from finrag.models import llm_path
         model = Path(s.gguf_path).name if s.gguf_path else s.local_model
-        return cls(lambda: llm_path(s), model=model, n_ctx=s.n_ctx, n_threads=s.n_threads,
-                   temperature=s.temperature, max_tokens=s.max_tokens, seed=s.seed, n_gpu_layers=s.n_gpu_layers)
+        return cls(lambda: llm_path(s), model=model, n_ctx=s.n_ctx, n_threads=s.n_threads, temperature=s.temperature,
+                   max_tokens=s.max_tokens, seed=s.seed, n_gpu_layers=s.n_gpu_layers, state_dir=s.home/'state' if s.prompt_state else None)
 
     @property
     def path(self) -> Path: return Path(self._path() if callable(self._path) else self._path)
@@ -284,28 +371,42 @@ class LocalLLM:
         "The loaded model (loading it on first use)."
         return load_llama(self.path, self.n_ctx, self.n_threads, self.n_gpu_layers)
 
-    def complete(self, messages: Messages, schema: dict | None = None, max_tokens: int | None = None,
-                 temperature: float | None = None, stop: str | list[str] | None = None,
-                 seed: int | None = None) -> Completion:
-        "Generate with llama.cpp (schema-constrained if `schema`), one generation at a time per model."
-        import llama_cpp
-        m = self.loaded()
-        llama = m.llama
-        kw = dict(messages=messages, max_tokens=max_tokens or self.max_tokens, seed=self.seed if seed is None else seed, stop=_stops(stop) or [],
-                  temperature=self.temperature if temperature is None else temperature,
-                  grammar=json_grammar(schema) if schema is not None else None)
-        with m.lock:
-            t0 = time.perf_counter()
-            _switch(m, prefix_key(messages))
-            before = list(llama._input_ids)
-            llama_cpp.llama_perf_context_reset(llama._ctx.ctx)
-            try: out = llama.create_chat_completion(**kw)
-            except ValueError as e: raise LLMError(f"{self.model}: {e}", hint=f"the context window is {self.n_ctx} tokens; raise FINRAG_N_CTX or shorten the prompt") from e
-            latency, self.last_perf, u = time.perf_counter() - t0, _perf(llama), out['usage']
-            reused = _common_prefix(before, llama._input_ids[:u['prompt_tokens']])
-        ch = out['choices'][0]
-        return Completion(text=ch['message']['content'] or '', prompt_tokens=u['prompt_tokens'], completion_tokens=u['completion_tokens'],
-                          latency_s=latency, model=self.model, provider=self.provider, finish_reason=ch.get('finish_reason'), reused_tokens=reused)
+    def _prefix_state(self, m: LoadedModel, messages: Messages) -> str:
+        "Put the fixed prefix of `messages` into a KV cache that lacks it, from (or into) a state file; any failure only costs time."
+        if self.state_dir is None or prefix_key(messages) is None: return ''
+        try:
+            if m.sha256 is None:
+                from finrag.models import file_sha256
+                m.sha256 = file_sha256(self.path, self.state_dir)
+            return _restore_prefix(m, messages, self.state_dir, m.sha256)
+        except Exception as e:  # evaluate the whole prompt as usual
+            _log.warning("prompt state not used: %s: %s", type(e).__name__, e)
+            m.llama.reset(); return 'failed'
+
+# %% ../nbs/04_llm.ipynb #dfa925a9
+def _complete(self: LocalLLM, messages: Messages, schema: dict | None = None, max_tokens: int | None = None,
+             temperature: float | None = None, stop: str | list[str] | None = None, seed: int | None = None) -> Completion:
+    "Generate with llama.cpp (schema-constrained if `schema`), one generation at a time per model."
+    import llama_cpp
+    m = self.loaded()
+    llama = m.llama
+    kw = dict(messages=messages, max_tokens=max_tokens or self.max_tokens, seed=self.seed if seed is None else seed, stop=_stops(stop) or [],
+              temperature=self.temperature if temperature is None else temperature,
+              grammar=json_grammar(schema) if schema is not None else None)
+    with m.lock:
+        t0 = time.perf_counter()
+        llama_cpp.llama_perf_context_reset(llama._ctx.ctx)
+        self.last_prefix = '' if _switch(m, prefix_key(messages)) else self._prefix_state(m, messages)
+        before = [] if self.last_prefix == 'saved' else list(llama._input_ids)  # a prefix evaluated just now was not reused
+        try: out = llama.create_chat_completion(**kw)
+        except ValueError as e: raise LLMError(f"{self.model}: {e}", hint=f"the context window is {self.n_ctx} tokens; raise FINRAG_N_CTX or shorten the prompt") from e
+        latency, self.last_perf, u = time.perf_counter() - t0, _perf(llama), out['usage']
+        reused = _common_prefix(before, llama._input_ids[:u['prompt_tokens']])
+    ch = out['choices'][0]
+    return Completion(text=ch['message']['content'] or '', prompt_tokens=u['prompt_tokens'], completion_tokens=u['completion_tokens'],
+                      latency_s=latency, model=self.model, provider=self.provider, finish_reason=ch.get('finish_reason'), reused_tokens=reused)
+
+LocalLLM.complete = _complete
 
 # %% ../nbs/04_llm.ipynb #170ea33c
 _FORMATS = ('json_schema', 'json_object', 'text')

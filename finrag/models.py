@@ -14,7 +14,8 @@ from .config import FinragError, Settings
 
 # %% auto #0
 __all__ = ['LLM_SPECS', 'EMBED_SPECS', 'ModelError', 'ModelSpec', 'part_file', 'part_files', 'sha256_file', 'join_parts',
-           'assemble', 'llm_path', 'minilm_path', 'embed_model_path', 'offline_env', 'model_status', 'verify']
+           'file_sha256', 'assemble', 'llm_path', 'minilm_path', 'embed_model_path', 'offline_env', 'model_status',
+           'verify']
 
 # %% ../nbs/00a_models.ipynb #5d07d223
 class ModelError(FinragError):
@@ -111,17 +112,34 @@ def _stat_key(art: Path) -> dict:
     st = f.stat()
     return {'size': st.st_size, 'mtime_ns': st.st_mtime_ns}
 
+def _stamped_sha(art: Path, sp: Path) -> str | None:
+    "The hash stamp `sp` records for `art`, if both exist and the stamp still matches the file's stat."
+    if not (art.exists() and sp.is_file()): return None
+    try: st = json.loads(sp.read_text())
+    except (ValueError, OSError): return None
+    return st.get('sha256') if st.get('stat') == _stat_key(art) else None
+
 def _stamp_ok(art: Path, sha: str | None) -> bool:
     "True if `art` exists and its stamp matches the expected hash and the file's stat."
-    sp = _stamp_path(art)
-    if not (art.exists() and sp.is_file()): return False
-    try: st = json.loads(sp.read_text())
-    except (ValueError, OSError): return False
-    return (sha is None or st.get('sha256') == sha) and st.get('stat') == _stat_key(art)
+    got = _stamped_sha(art, _stamp_path(art))
+    return got is not None and (sha is None or got == sha)
 
-def _write_stamp(art: Path, sha: str):
-    "Record that `art` was verified with `sha`."
-    _stamp_path(art).write_text(json.dumps({'sha256': sha, 'stat': _stat_key(art)}))
+def _write_stamp(art: Path, sha: str, sp: Path | None = None):
+    "Record that `art` was verified with `sha` (in the stamp beside it, or at `sp`)."
+    (sp or _stamp_path(art)).write_text(json.dumps({'sha256': sha, 'stat': _stat_key(art)}))
+
+# %% ../nbs/00a_models.ipynb #1238f601
+def file_sha256(path: Path | str, cache_dir: Path | None = None) -> str:
+    "SHA-256 of `path`, from its stamp (beside it, or under `cache_dir`) while the file's stat matches; else hashed and stamped under `cache_dir`."
+    path = Path(path).resolve()
+    spare = Path(cache_dir)/f"{path.name}.{hashlib.sha256(str(path).encode()).hexdigest()[:12]}.verified.json" if cache_dir else None
+    for sp in (_stamp_path(path), spare):
+        if sp is not None and (sha := _stamped_sha(path, sp)): return sha
+    sha = sha256_file(path)
+    if spare is not None:
+        try: spare.parent.mkdir(parents=True, exist_ok=True); _write_stamp(path, sha, spare)
+        except OSError: pass  # a read-only cache only costs a re-hash next time
+    return sha
 
 # %% ../nbs/00a_models.ipynb #65ad8b33
 def assemble(spec: ModelSpec, models_dir: Path, force: bool = False) -> Path:

@@ -87,7 +87,7 @@ def test_bad_records_fail_alone(tmp_path):
     text = '\n'.join(report.errors)
     assert "page_2.pdf-1, field 'table'" in text and "page_3.pdf-1, field 'table': expected a non-empty list" in text
     assert 'page_4.pdf: table 0 has no rows' in text and 'page_5.pdf: 10,000,' in text and 'split it into pages' in text
-    assert '4 failed' in report.summary()
+    assert '4 records failed' in report.summary()
 
 
 def test_duplicate_ids_with_different_content(tmp_path):
