@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tqdm.auto import tqdm
 from .config import FinragError, Settings
-from .data import DataError, Page, Table, load
+from .data import DataError, Page, Table, load, table_currency, table_scale
 
 # %% auto #0
 __all__ = ['ChunkKind', 'STOPWORDS', 'IngestError', 'Chunk', 'chunk_id', 'page_hash', 'row_text', 'table_text', 'chunk_page',
@@ -41,6 +41,8 @@ class Chunk(BaseModel):
     title: Optional[str] = None  # the table's title, for row and table chunks
     header: list[str] = Field(default_factory=list)  # row chunks: the table's column headers
     cells: list[str] = Field(default_factory=list)  # row chunks: the row's cells, label first
+    scale: Optional[str] = None  # row chunks: the table's scale (thousands, millions, billions) when the filing states it
+    currency: Optional[str] = None  # row chunks: the table's currency (USD) when its cells show one
 
     def cell(self, column: str) -> Optional[str]:
         "The cell under the column whose header contains `column` (case-insensitive), or None."
@@ -92,10 +94,11 @@ def chunk_page(page: Page) -> list[Chunk]:
     out = [Chunk(id=chunk_id(page.id, f"text_{i}", t), kind='text', ref=f"text_{i}", text=_clean(t), **base)
            for i, t in enumerate(page.texts) if _CONTENT.search(t)]
     for t, table in enumerate(page.tables):
+        unit = dict(scale=table_scale(table, page.texts), currency=table_currency(table))
         for r, row in enumerate(table.rows):
             ref, text = _row_ref(t, r + 1), row_text(table.header, row, table.title)
             out.append(Chunk(id=chunk_id(page.id, ref, text), kind='row', ref=ref, text=text, row_index=r, title=table.title,
-                             header=list(table.header), cells=list(row), **base))
+                             header=list(table.header), cells=list(row), **unit, **base))
         text = table_text(table)
         out.append(Chunk(id=chunk_id(page.id, _table_ref(t), text), kind='table', ref=_table_ref(t), text=text, title=table.title, **base))
     return out
