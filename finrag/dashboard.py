@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional, Sequence
 import ipywidgets as W
 from .config import Settings, repo_root
 from .data import Page, Table
-from .answer import Answer, Stage
+from .answer import Answer, Stage, value_display
 from .evidence import Item, Value
 from .ground import match_column
 
@@ -160,11 +160,12 @@ def timings_html(trace: Sequence[Stage]) -> str:
     return (f'<table class="finrag-metrics"><tr><th>stage</th><th>status</th><th>time</th><th>tokens (in+out)</th><th>replayed</th></tr>{rows}'
             f'<tr><td><b>total</b></td><td></td><td><b>{total:.2f} s</b></td><td></td><td></td></tr></table>')
 
-def _value_line(v: Value, page_id: str | None) -> str:
-    "One value with where it was read, and a warning when it was not found in its source."
+def _value_line(v: Value, page_id: str | None, items: Sequence[Item] = ()) -> str:
+    "One value with its unit and scale, where it was read, and a warning when it was not found in its source."
+    shown = f"{value_display(v, items)} (as written: {v.quote})" if v.grounded and items else v.quote
     status = '' if v.grounded else f' <b style="color:#cf222e">not found in the source: {esc(v.note)}</b>'
     where = f"{esc(page_id or '')} {esc(v.ref or v.source)}" + (f", column {esc(v.column)}" if v.column else '')
-    return f'<div><b>{esc(v.name)}</b> = {esc(v.quote)}{status} <span class="finrag-muted">({where})</span></div>'
+    return f'<div><b>{esc(v.name)}</b> = {esc(shown)}{status} <span class="finrag-muted">({where})</span></div>'
 
 def sources_html(ans: Answer, page: Optional[Page] = None) -> str:
     "Every value with its source: each cited table once with its cells highlighted, other values one by one."
@@ -172,9 +173,9 @@ def sources_html(ans: Answer, page: Optional[Page] = None) -> str:
     in_tables = {v.name for v in ans.values if row_position(v.ref) and row_position(v.ref)[0] in tables}
     out = []
     if in_tables:
-        lines = ''.join(_value_line(v, ans.page_id) for v in ans.values if v.name in in_tables)
+        lines = ''.join(_value_line(v, ans.page_id, ans.evidence) for v in ans.values if v.name in in_tables)
         out.append(f'<div class="finrag-card"><b>Sources</b>{lines}' + ''.join(table_html(page.tables[t], c) for t, c in tables.items()) + '</div>')
-    out += [f'<div class="finrag-card">{_value_line(v, ans.page_id)}{value_source_html(v, page, items.get(v.source))}</div>'
+    out += [f'<div class="finrag-card">{_value_line(v, ans.page_id, ans.evidence)}{value_source_html(v, page, items.get(v.source))}</div>'
             for v in ans.values if v.name not in in_tables]
     return '\n'.join(out)
 
