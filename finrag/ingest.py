@@ -368,13 +368,13 @@ class BM25Index:
         "The saved index, or None if there is none (or it is incomplete)."
         import bm25s
         ptr = Path(folder)/'current'
-        for attempt in range(10):  # a newer save may remove the version being read: read the pointer again
+        for attempt in range(60):  # a newer save may remove the version being read: read the pointer again, backing off
             if not ptr.is_file(): return None
             sub = Path(folder)/ptr.read_text().strip()
             try:
                 meta = json.loads((sub/'ids.json').read_text())
                 return cls(meta['ids'], bm25s.BM25.load(str(sub/'model')) if meta['ids'] else None, meta['generation'])
-            except (OSError, ValueError): continue
+            except (OSError, ValueError): time.sleep(min(0.1, 0.005 * attempt))  # under load, writers may outpace one read
         return None  # the caller rebuilds
 
 # %% ../nbs/02_ingest.ipynb #dbbc0cbb
