@@ -8,10 +8,10 @@ from pydantic import BaseModel, Field
 from .config import FinragError, Settings
 from .llm import LLM, Completion, Prompt, load_prompt
 from .sandbox import SandboxError, evaluate, expression_names, parse_expression, substitute
-from .evidence import AgentError, Item, Value, find_numbers, injection_flags, make_items, parse_number, render_items, source_name, same, years
+from .evidence import AgentError, Item, Value, injection_flags, make_items, render_items, source_name, years
 from .ground import PLAIN_CONSTANTS, ground_values, lift_literals, off_year, question_numbers, read_names, recite, year_literals
 from .conventions import BY_HOW_MUCH, apply_conventions, cited_rules, is_relative_change, name_rules, strip_times_100
-from .answer import Answer, Kind, Stage, answer_kind, display, format_answer, same_unit, unit_of
+from .answer import Answer, Kind, Stage, answer_kind, display, format_answer, same_unit, unit_of  # format_answer: the CLI's import
 
 # %% auto #0
 __all__ = ['NAME_PATTERN', 'EXPR_PATTERN', 'INLINE_PATTERN', 'INLINE_SCHEMA', 'NAMED_SCHEMA', 'parse_json', 'Variable', 'Spec',
