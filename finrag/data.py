@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from .config import FinragError
 
 # %% auto #0
-__all__ = ['SCALE_RE', 'CURRENCIES', 'Format', 'LOADERS', 'Table', 'Page', 'Question', 'currency', 'table_scale',
-           'table_currency', 'DataError', 'LoadReport', 'Dataset', 'make_table', 'parse_page_id', 'split_sentences',
-           'read_json', 'load_finqa', 'load_convfinqa', 'fold_header', 'load_tatqa', 'detect_format', 'load',
-           'data_stats']
+__all__ = ['SCALE_RE', 'CURRENCIES', 'Format', 'LOADERS', 'Table', 'Filing', 'Page', 'Question', 'Fact', 'row_ref', 'table_ref',
+           'currency', 'table_scale', 'table_currency', 'DataError', 'LoadReport', 'Dataset', 'make_table',
+           'parse_page_id', 'split_sentences', 'read_json', 'load_finqa', 'load_convfinqa', 'fold_header', 'load_tatqa',
+           'detect_format', 'load', 'data_stats']
 
 # %% ../nbs/01_data.ipynb #baa3d8d5
 class Table(BaseModel):
@@ -24,8 +24,22 @@ class Table(BaseModel):
     header: list[str]
     rows: list[list[str]]
     title: Optional[str] = None
+    scale: Optional[str] = None  # thousands, millions or billions, when the source says so for this table (filings)
 
     def row_label(self, i: int) -> str: return self.rows[i][0] if self.rows[i] else ''
+
+class Filing(BaseModel):
+    "The document a page belongs to when it comes from a real filing: filer and form, read from the filing itself."
+    model_config = ConfigDict(frozen=True)
+    id: str  # `AAPL-10-Q-2025-06-28`: filer, form, period end
+    ticker: Optional[str] = None
+    name: Optional[str] = None
+    cik: Optional[str] = None
+    form: Optional[str] = None  # 10-K, 10-Q, 10-K/A ...
+    fiscal_year: Optional[int] = None
+    fiscal_period: Optional[str] = None  # FY, Q1 ... Q3
+    period_end: Optional[str] = None  # ISO date
+    source: str = ''  # the file it was read from
 
 class Page(BaseModel):
     "One filing page: id like `ADI/2009/page_49.pdf`, company, year, text blocks and tables."
@@ -36,6 +50,8 @@ class Page(BaseModel):
     texts: list[str] = Field(default_factory=list)  # `text_i` evidence ids index this list
     tables: list[Table] = Field(default_factory=list)  # `table_j` ids index rows of tables[0], header = row 0
     source: str = ''  # the format it came from
+    filing: Optional[Filing] = None  # for a section of a real filing: the filing
+    section: Optional[str] = None  # ... and the section ("Part I, Item 2. Management's Discussion ...")
 
 class Question(BaseModel):
     "A question about a page, with whatever gold the dataset provides."
@@ -53,7 +69,36 @@ class Question(BaseModel):
     history: list[str] = Field(default_factory=list)  # earlier questions of the conversation, oldest first
     source: str = ''
 
-# %% ../nbs/01_data.ipynb #f1eb319b
+class Fact(BaseModel):
+    "A numeric inline XBRL fact (`ix:nonFraction`) of a filing and, once placed, the chunk and cell that show it."
+    model_config = ConfigDict(frozen=True)
+    id: str  # the element's id in the filing
+    concept: str  # us-gaap:Revenues ...
+    value: Optional[float]  # in base units (USD, shares, pure): the displayed number x 10^scale, signed
+    shown: str  # the text displayed in the filing
+    unit: Optional[str] = None  # USD, shares, pure, USD/shares
+    scale: int = 0
+    decimals: Optional[str] = None
+    negative: bool = False  # `sign="-"`: negative though displayed without a minus
+    start: Optional[str] = None  # the period: start and end dates, or an instant
+    end: Optional[str] = None
+    instant: Optional[str] = None
+    dims: dict[str, str] = Field(default_factory=dict)  # axis -> member (segments, products, regions)
+    page_id: Optional[str] = None  # where it is shown: the section page ...
+    ref: Optional[str] = None  # ... the evidence id (table1_3, text_12) ...
+    column: Optional[int] = None  # ... the table column (1 = the first value column) ...
+    label: Optional[str] = None  # ... and the row label
+
+    @property
+    def period(self) -> str: return self.instant or f"{self.start}/{self.end}"
+
+def row_ref(t: int, j: int) -> str:
+    "The evidence id of row `j` (header = 0) of a page's table `t`: `table_j` for the first table, `table{t}_j` after."
+    return f"table_{j}" if t == 0 else f"table{t}_{j}"
+
+def table_ref(t: int) -> str: return 'table' if t == 0 else f"table{t}"
+
+# %% ../nbs/01_data.ipynb #f95d9f72
 SCALE_RE = re.compile(r'\bin (thousands|millions|billions)\b', re.I)
 CURRENCIES = {'$': 'USD', '€': 'EUR', '£': 'GBP', '¥': 'JPY'}
 
@@ -67,7 +112,8 @@ def _introduces_table(text: str) -> bool:
     return bool(re.search(r'\btables?\b|:\s*$', text, re.I)) or len(text) < 60
 
 def table_scale(table: Table, texts: list[str] = ()) -> Optional[str]:
-    "`thousands`, `millions` or `billions`: from the table's title or header, else the one scale the sentences introducing a table state."
+    "`thousands`, `millions` or `billions`: the one the table carries, from its title or header, else the one scale the sentences introducing a table state."
+    if table.scale: return table.scale
     if m := SCALE_RE.search(' '.join([table.title or '', *table.header])): return m.group(1).lower()
     said = {m.group(1).lower() for t in texts if _introduces_table(t) for m in SCALE_RE.finditer(t)}
     return said.pop() if len(said) == 1 else None
@@ -77,7 +123,7 @@ def table_currency(table: Table) -> Optional[str]:
     found = {c for c in (currency(x) for x in [table.title or '', *table.header, *(cell for r in table.rows for cell in r)]) if c}
     return found.pop() if len(found) == 1 else None
 
-# %% ../nbs/01_data.ipynb #55b4aae0
+# %% ../nbs/01_data.ipynb #8632e43d
 class DataError(FinragError):
     "A data file or record is malformed; names the file, record and field."
     def __init__(self, file: str, problem: str, record: str | None = None, field: str | None = None):
@@ -100,8 +146,9 @@ class Dataset(BaseModel):
     pages: dict[str, Page] = Field(default_factory=dict)
     questions: list[Question] = Field(default_factory=list)
     report: LoadReport
+    facts: list[Fact] = Field(default_factory=list)  # a filing's inline XBRL facts
 
-# %% ../nbs/01_data.ipynb #9dbcf9b0
+# %% ../nbs/01_data.ipynb #9cff66ad
 def _get(rec: Any, key: str, types, file: str, rid: str, default: Any = ...) -> Any:
     "`rec[key]` checked against `types`; raises `DataError` naming file, record and field."
     if not isinstance(rec, dict): raise DataError(file, f"expected an object, got {type(rec).__name__}", rid)
@@ -120,7 +167,7 @@ def _str_list(val: Any, file: str, rid: str, field: str) -> list[str]:
         raise DataError(file, "expected a list of strings", rid, field)
     return val
 
-# %% ../nbs/01_data.ipynb #da43bd71
+# %% ../nbs/01_data.ipynb #beb4a52d
 def make_table(rows: Any, file: str, rid: str, field: str = 'table', title: str | None = None) -> Table:
     "A `Table` from raw rows (row 0 = header), refusing non-string cells and ragged rows."
     if not isinstance(rows, list) or not rows: raise DataError(file, "expected a non-empty list of rows", rid, field)
@@ -132,7 +179,7 @@ def make_table(rows: Any, file: str, rid: str, field: str = 'table', title: str 
     cells = [[str(c).strip() for c in row] for row in rows]
     return Table(header=cells[0], rows=cells[1:], title=title)
 
-# %% ../nbs/01_data.ipynb #d95d76a2
+# %% ../nbs/01_data.ipynb #d71881b1
 _PAGE_RE = re.compile(r'^(?:Single_|Double_)?(?P<co>[^/]+)/(?P<yr>\d{4})/(?P<page>[^/]+?)(?:-\d+)?$')
 
 def parse_page_id(raw: str) -> tuple[str, Optional[str], Optional[int]]:
@@ -141,13 +188,13 @@ def parse_page_id(raw: str) -> tuple[str, Optional[str], Optional[int]]:
     if not m: return raw.strip(), None, None
     return f"{m['co']}/{m['yr']}/{m['page']}", m['co'], int(m['yr'])
 
-# %% ../nbs/01_data.ipynb #27c8431d
+# %% ../nbs/01_data.ipynb #7db2528e
 def split_sentences(text: str) -> list[str]:
     "Split FinQA-style text (sentences end with ' .') into sentences."
     parts = re.split(r'(?<= \.)\s+', text.strip())
     return [p.strip() for p in parts if p.strip()]
 
-# %% ../nbs/01_data.ipynb #87ce1d59
+# %% ../nbs/01_data.ipynb #a732b87b
 def read_json(path: Path | str) -> Any:
     "Parse a JSON file, turning any failure into a `DataError` naming the file and position."
     path = Path(path)
@@ -161,7 +208,7 @@ def _records(obj: Any, file: str) -> list:
     if not isinstance(obj, list): raise DataError(file, f"expected a JSON list of records, got {type(obj).__name__}")
     return obj
 
-# %% ../nbs/01_data.ipynb #0c77b3c3
+# %% ../nbs/01_data.ipynb #b1c049af
 def _collect(records: list, convert, file: str, fmt: str, strict: bool) -> Dataset:
     "Run `convert(rec, rid) -> (pages, questions)` over records, skipping bad ones into the report."
     ds = Dataset(report=LoadReport(file=file, format=fmt, records=len(records)))
@@ -176,7 +223,7 @@ def _collect(records: list, convert, file: str, fmt: str, strict: bool) -> Datas
     ds.report.pages, ds.report.questions = len(ds.pages), len(ds.questions)
     return ds
 
-# %% ../nbs/01_data.ipynb #014e90c9
+# %% ../nbs/01_data.ipynb #fad89ec3
 def _finqa_record(rec: dict, rid: str, file: str, src: str = 'finqa') -> tuple[list[Page], list[Question]]:
     "One FinQA record: its page and its question."
     pid, co, yr = parse_page_id(_get(rec, 'filename', str, file, rid, default=None) or _get(rec, 'id', str, file, rid))
@@ -198,7 +245,7 @@ def load_finqa(path: Path | str, strict: bool = False, src: str = 'finqa') -> Da
     file = str(path)
     return _collect(_records(read_json(path), file), lambda r, rid: _finqa_record(r, rid, file, src), file, src, strict)
 
-# %% ../nbs/01_data.ipynb #23921fbf
+# %% ../nbs/01_data.ipynb #6320821c
 def _pipe_rows(text: str) -> list[list[str]]:
     "Rows of a `a | b | c` newline-separated table."
     return [[c.strip() for c in line.split(' | ')] for line in text.strip().split('\n') if line.strip()]
@@ -232,7 +279,7 @@ def load_convfinqa(path: Path | str, strict: bool = False) -> Dataset:
     file = str(path)
     return _collect(_records(read_json(path), file), lambda r, rid: _conv_record(r, rid, file), file, 'convfinqa', strict)
 
-# %% ../nbs/01_data.ipynb #d6878e05
+# %% ../nbs/01_data.ipynb #1b396332
 def fold_header(rows: list[list[str]]) -> list[list[str]]:
     "Merge leading header rows (first cell empty) into one header row."
     n = 0
@@ -268,7 +315,7 @@ def load_tatqa(path: Path | str, strict: bool = False) -> Dataset:
     file = str(path)
     return _collect(_records(read_json(path), file), lambda r, rid: _tat_record(r, rid, file), file, 'tatqa', strict)
 
-# %% ../nbs/01_data.ipynb #2ce6a377
+# %% ../nbs/01_data.ipynb #75590c3c
 Format = Literal['finqa', 'convfinqa', 'tatqa', 'auto']
 LOADERS = {'finqa': load_finqa, 'convfinqa': load_convfinqa, 'tatqa': load_tatqa}
 
@@ -287,7 +334,7 @@ def load(path: Path | str, fmt: Format = 'auto', strict: bool = False) -> Datase
     if fmt not in LOADERS: raise DataError(str(path), f"unknown format '{fmt}'; use one of {sorted(LOADERS)}")
     return LOADERS[fmt](path, strict=strict)
 
-# %% ../nbs/01_data.ipynb #0c4dc32f
+# %% ../nbs/01_data.ipynb #dae0c9d1
 def data_stats(paths: Iterable[Path | str], fmt: Format = 'auto') -> list[LoadReport]:
     "Load each file (directories are searched for `*.json`) and return its report."
     files = []

@@ -177,6 +177,7 @@ class LoadedModel:
         self.snapshots: dict[str, tuple[bytes, Any]] = {}  # system-prompt key -> (KV bytes, token ids); oldest first
         self.current: str | None = None  # the system prompt whose tokens are in the KV cache now
         self.sha256: str | None = None  # of the model file, looked up when a prompt state file first needs it
+        self.prefixes: dict[str, list[int]] = {}  # system-prompt key -> the tokens of its fixed prefix
 
 _LOADED: dict[tuple, LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
@@ -341,6 +342,18 @@ def _restore_prefix(m: LoadedModel, messages: Messages, state_dir: Path, model_s
     except OSError as e: _log.warning("could not save the prompt state in %s: %s", state_dir, e)
     return 'saved'
 
+# %% ../nbs/04_llm.ipynb #0a708417
+def _keep_prefix(m: LoadedModel, messages: Messages) -> bool:
+    "Cut `m`'s KV cache back to the fixed prefix of `messages` (evaluating it alone if absent); True if it was evaluated now."
+    if (key := prefix_key(messages)) is None or len(messages) < 2: return False
+    if key not in m.prefixes: m.prefixes[key] = prefix_tokens(m.llama, messages)
+    ids, llama = m.prefixes[key], m.llama
+    if not ids or len(ids) >= llama.n_ctx(): return False
+    fresh = llama.n_tokens < len(ids) or list(llama.input_ids[:len(ids)]) != ids
+    if fresh: llama.reset(); llama.eval(ids)
+    llama.n_tokens = len(ids)
+    return fresh
+
 # %% ../nbs/04_llm.ipynb #758a2e49
 class LocalLLM:
     "A GGUF model run in-process by llama.cpp; loaded on first use."
@@ -397,7 +410,8 @@ def _complete(self: LocalLLM, messages: Messages, schema: dict | None = None, ma
         t0 = time.perf_counter()
         llama_cpp.llama_perf_context_reset(llama._ctx.ctx)
         self.last_prefix = '' if _switch(m, prefix_key(messages)) else self._prefix_state(m, messages)
-        before = [] if self.last_prefix == 'saved' else list(llama._input_ids)  # a prefix evaluated just now was not reused
+        fresh = _keep_prefix(m, messages) or self.last_prefix == 'saved'
+        before = [] if fresh else list(llama._input_ids)  # a prefix evaluated just now was not reused
         try: out = llama.create_chat_completion(**kw)
         except ValueError as e: raise LLMError(f"{self.model}: {e}", hint=f"the context window is {self.n_ctx} tokens; raise FINRAG_N_CTX or shorten the prompt") from e
         latency, self.last_perf, u = time.perf_counter() - t0, _perf(llama), out['usage']
