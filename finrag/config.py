@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     conventions: Literal['plain', 'finqa'] = 'plain'  # plain: what an analyst means; finqa: also FinQA's annotation habits (evaluation)
     inline_fallback: bool = True  # inline and named modes: when its numbers cannot all be found, answer again with cited variables (one_call)
     max_question_chars: int = 1000
+    max_file_mb: float = 50.0  # the largest document `finrag ingest` and `POST /ingest` read (EDGAR 10-Ks run 1-10 MB)
     rerank: Literal['auto', 'cohere', 'local', 'none'] = 'auto'  # auto: Cohere when COHERE_API_KEY is set, else local
     temperature: float = 0.0
     max_tokens: int = 512

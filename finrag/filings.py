@@ -14,8 +14,8 @@ from .xbrl import attr, dei_values, find_all, local, parse_markup, read_contexts
 
 # %% auto #0
 __all__ = ['hidden', 'blocks', 'flow_text', 'cell_number', 'is_value', 'Cell', 'indent_of', 'grid_row', 'join_split', 'Grid',
-           'parse_grid', 'with_parents', 'heading', 'noise_texts', 'fact_scale', 'split_long', 'Walk', 'filing_meta',
-           'read_filing']
+           'parse_grid', 'cells_of', 'parse_rows', 'with_parents', 'heading', 'noise_texts', 'fact_scale', 'split_long',
+           'Walk', 'filing_meta', 'read_filing', 'section_pages']
 
 # %% ../nbs/01b_filings.ipynb #69709169
 _BLOCK = {'p', 'div', 'li', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'table', 'ul', 'ol', 'center', 'blockquote', 'section', 'article', 'body', 'pre', 'dl', 'dt', 'dd'}
@@ -165,8 +165,15 @@ def _is_header_row(r: list[Cell], label_end: int) -> bool:
     return bool(rest) and all(not is_value(c.text) or re.fullmatch(r'(19|20)\d\d', c.text.strip()) for c in rest)
 
 def parse_grid(table_el) -> Optional[Grid]:
+    "The `Grid` of an HTML table, or None if it has no text."
+    return parse_rows([join_split(grid_row(tr)) for tr in table_el.iter() if local(tr) == 'tr'])
+
+def cells_of(rows: list[list[str]]) -> list[list[Cell]]:
+    "Plain rows of strings (a PDF's or Markdown table) as grid cells, one grid column each."
+    return [join_split([Cell(start=i, end=i, text=t.strip()) for i, t in enumerate(r) if t and t.strip()]) for r in rows]
+
+def parse_rows(rows: list[list[Cell]]) -> Optional[Grid]:
     "Header per column (header rows merged top to bottom), body rows (label + one cell per column), indents and fact positions."
-    rows = [join_split(grid_row(tr)) for tr in table_el.iter() if local(tr) == 'tr']
     rows = [r for r in rows if r]
     if not rows: return None
     label_end = _label_end(rows)
@@ -266,7 +273,9 @@ class Walk:
             if kind == 'table': self.table(x); continue
             text = flow_text(x)
             if text and text not in noise: self.text(text, _ids(x))
-        return [s for s in self.sections if s.texts or s.tables]
+        return self.done()
+
+    def done(self) -> list[_Section]: return [s for s in self.sections if s.texts or s.tables]
 
     def text(self, text: str, fact_ids: list[str]):
         if h := heading(text):
@@ -281,12 +290,15 @@ class Walk:
         sec.texts.extend(pieces); self.recent.append(text)
 
     def table(self, el):
-        g = parse_grid(el)
+        trs = [r for r in el.iter() if local(r) == 'tr']
+        self.grid(parse_grid(el), [(' '.join(text_of(td) for td in tr if local(td) in ('td', 'th')), _ids([tr])) for tr in trs])
+
+    def grid(self, g: Grid | None, lines: list[tuple[str, list[str]]]):
+        "Add a parsed table; a table with no number (bullets, signatures) is layout: its `lines` (text, fact ids) are read as text."
         if g is None: return
-        if not g.numeric:  # a layout table (bullets, signatures, notes): its rows are text
-            for tr in (r for r in el.iter() if local(r) == 'tr'):
-                cells = [text_of(td) for td in tr if local(td) in ('td', 'th')]
-                if t := ' '.join(c for c in cells if c): self.text(t, _ids([tr]))
+        if not g.numeric:
+            for t, ids in lines:
+                if t.strip(): self.text(t.strip(), ids)
             return
         sec, title = self.sections[-1], _title(self.recent)
         scale = table_scale(Table(header=g.header, rows=[], title=title)) or fact_scale([self.facts[f] for f in g.facts if f in self.facts])
@@ -297,6 +309,7 @@ class Walk:
 
 # %% ../nbs/01b_filings.ipynb #bbcc3e9c
 _FORM_RE = re.compile(r'\bFORM\s+(10-K|10-Q|8-K|20-F|40-F|6-K|S-1)(/A)?\b')
+_TICKER_RE = re.compile(r'\b([A-Z]{1,5}(?:\.[A-Z])?)\s+(?:The\s+)?(?:Nasdaq|New York Stock Exchange|NYSE)\b')
 _ENDED_RE = re.compile(r'(?:fiscal year|quarterly period|period) ended\s+([A-Z][a-z]+\.? \d{1,2}, ?\d{4})', re.I)
 
 def _iso(day: str) -> Optional[str]:
@@ -313,7 +326,7 @@ def filing_meta(dei: dict, cover: str, source: str, ticker: str | None = None) -
     if str(dei.get('AmendmentFlag', '')).lower() == 'true' and not form.endswith('/A'): form += '/A'
     end = dei.get('period_end') or (_iso(m.group(1)) if (m := _ENDED_RE.search(cover)) else None)
     fy = str(dei.get('DocumentFiscalYearFocus') or (end or '')[:4])
-    tick = (dei.get('TradingSymbol') or ticker or '').upper() or None
+    tick = (dei.get('TradingSymbol') or ticker or (m.group(1) if (m := _TICKER_RE.search(cover)) else '')).upper() or None
     who = tick or dei.get('EntityCentralIndexKey') or _slug(dei.get('EntityRegistrantName') or Path(source).stem)
     return Filing(id=f"{who}-{form.replace('/', '-')}-{end or 'undated'}", ticker=tick, name=dei.get('EntityRegistrantName'),
                   cik=dei.get('EntityCentralIndexKey'), form=form, fiscal_year=int(fy) if fy.isdigit() else None,
@@ -331,11 +344,17 @@ def read_filing(data: bytes, source: str, ticker: str | None = None) -> Dataset:
     facts = {el.get('id'): read_fact(el, contexts, units) for el in find_all(root, 'nonfraction') if el.get('id')}
     meta = filing_meta(dei_values(root, contexts), ' '.join(body.itertext())[:20_000], source, ticker)
     if meta is None: raise DataError(source, "not an SEC filing: no inline XBRL document type and no 'FORM 10-K/10-Q/...' on its cover")
-    pages, placed = {}, {}
-    for s in Walk(facts).run(body):
-        pid = f"{meta.id}/{_slug(s.name)}"
-        pid = pid if pid not in pages else f"{pid}-{len(pages)}"
-        pages[pid] = Page(id=pid, company=meta.ticker, year=meta.fiscal_year, texts=s.texts, tables=s.tables, source='sec-html', filing=meta, section=s.name)
-        placed.update({fid: dict(page_id=pid, ref=ref, column=col, label=label) for fid, (ref, col, label) in s.placed.items()})
+    pages, placed = section_pages(Walk(facts).run(body), meta.id, meta, 'sec-html')
     out = [f.model_copy(update=placed.get(fid, {})) for fid, f in facts.items()]
     return Dataset(pages=pages, facts=out, report=LoadReport(file=source, format='sec-html', records=1, pages=len(pages)))
+
+def section_pages(sections: list[_Section], base: str, meta: Filing | None, kind: str, company: str | None = None) -> tuple[dict, dict]:
+    "One page per section (id `base/section-slug`), and where each placed fact is shown: fact id -> page id, ref, column, label."
+    pages, placed = {}, {}
+    for s in sections:
+        pid = f"{base}/{_slug(s.name)}"
+        pid = pid if pid not in pages else f"{pid}-{len(pages)}"
+        pages[pid] = Page(id=pid, company=meta.ticker if meta else company, year=meta.fiscal_year if meta else None, texts=s.texts,
+                          tables=s.tables, source=kind, filing=meta, section=s.name)
+        placed.update({fid: dict(page_id=pid, ref=ref, column=col, label=label) for fid, (ref, col, label) in s.placed.items()})
+    return pages, placed
