@@ -102,14 +102,21 @@ def data_stats_cmd(paths: List[Path] = typer.Argument(..., help="JSON files or f
         if len(r.skipped) > 20: console.print(f"... and {len(r.skipped)-20} more in {r.file}")
 
 # %% ../nbs/09_cli.ipynb #6f7a57da
+def _shown(c, n: int = 160) -> str:
+    "What a search hit shows: a row as `label | column header: value ...` (its table's title left out), other chunks' text; cut at `n`."
+    from finrag.ingest import row_text
+    text = row_text(c.header, c.cells) if c.kind == 'row' else c.text
+    return text if len(text) <= n else text[:n - 1] + '…'
+
 @app.command()
 @friendly
-def ingest(paths: List[Path] = typer.Argument(..., help="FinQA / ConvFinQA / TAT-QA JSON files."),
-           fmt: str = typer.Option('auto', '--format', help="finqa, convfinqa, tatqa or auto.")):
-    "Chunk, embed and index filing pages (idempotent: unchanged pages are skipped, changed pages replaced); exits 1 if any file or record failed."
+def ingest(paths: List[Path] = typer.Argument(..., help="Files or folders: SEC filings (.htm), PDFs, text or Markdown, FinQA / ConvFinQA / TAT-QA JSON."),
+           fmt: str = typer.Option('auto', '--format', help="auto (by content), html, pdf, text, finqa, convfinqa or tatqa."),
+           company: Optional[str] = typer.Option(None, '--company', help="Ticker for documents that do not state one (text, PDFs, older filings).")):
+    "Chunk, embed and index documents and store a filing's XBRL facts (idempotent: unchanged pages are skipped); exits 1 if anything failed."
     with library_output_to_stderr():
-        from finrag.ingest import ingest_files
-        rep = ingest_files(paths, fmt=fmt, settings=get_settings(), progress=True)
+        from finrag.files import ingest_files
+        rep = ingest_files(paths, fmt=fmt, settings=get_settings(), progress=True, ticker=company)
     for e in rep.errors: print(f"error: {e}", file=sys.stderr)
     print(rep.summary(errors=False))
     if not rep.ok: raise typer.Exit(1)
@@ -118,13 +125,15 @@ def ingest(paths: List[Path] = typer.Argument(..., help="FinQA / ConvFinQA / TAT
 @friendly
 def search(query: str = typer.Argument(..., help="What to look for."),
            page: Optional[str] = typer.Option(None, help="Only this page id, e.g. NWI/2024/page_12.pdf."),
+           company: Optional[str] = typer.Option(None, help="Only this company (ticker)."),
+           year: Optional[int] = typer.Option(None, help="Only this (fiscal) year."),
            k: int = typer.Option(10, help="How many chunks to show.")):
     "Hybrid search (dense + BM25, fused and reranked); prints ranked chunks with their scores."
     with library_output_to_stderr():
         from finrag.retrieve import search as _search
-        hits = _search(query, page_id=page, k=k, settings=get_settings())
+        hits = _search(query, page_id=page, k=k, settings=get_settings(), company=company.upper() if company else None, year=year)
     rows = [dict(rank=e.rank, ref=e.chunk.ref, page=e.chunk.page_id, **{k_: f"{v:.3f}" for k_, v in e.scores.items()},
-                 text=e.chunk.text[:90]) for e in hits]
+                 text=_shown(e.chunk)) for e in hits]
     console.print(_table(rows, f"search: {query}") if rows else "no results")
 
 @app.command('eval-retrieval')

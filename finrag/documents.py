@@ -67,7 +67,7 @@ def read_text(data: bytes, source: str, ticker: str | None = None) -> Dataset:
         if kind == 'table': rows = _md_rows(lines); walk.grid(parse_rows(cells_of(rows)), [(' '.join(r), []) for r in rows])
         else: walk.text(' '.join(l.strip().lstrip('#').strip() for l in lines), [])
     meta = filing_meta({}, text[:20_000], source, ticker)
-    base = meta.id if meta else f"{(ticker or '').upper() + '/' if ticker else ''}{_slug(Path(source).stem)}"
+    base = f"{meta.id}/text" if meta else f"{(ticker or '').upper() + '/' if ticker else ''}{_slug(Path(source).stem)}"  # not the HTML's page ids
     pages, _ = section_pages(walk.done(), base, meta, 'text', company=ticker.upper() if ticker else None)
     return Dataset(pages=pages, report=LoadReport(file=source, format='text', records=1, pages=len(pages)))
 

@@ -12,13 +12,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tqdm.auto import tqdm
 from .config import FinragError, Settings
-from .data import DataError, Page, Table, load, table_currency, table_scale
+from .data import Page, Table, row_ref, table_currency, table_ref, table_scale
 
 # %% auto #0
 __all__ = ['ChunkKind', 'STOPWORDS', 'IngestError', 'Chunk', 'chunk_id', 'page_hash', 'row_text', 'table_text', 'chunk_page',
            'check_page', 'norm_number', 'tokenize', 'Embedder', 'FakeEmbedder', 'SentenceEmbedder', 'OpenAIEmbedder',
            'CachedEmbedder', 'make_embedder', 'PageStore', 'BM25Index', 'chroma_client', 'chroma_collection',
-           'chroma_meta', 'IngestReport', 'Index', 'ingest_files']
+           'chroma_meta', 'IngestReport', 'Index']
 
 # %% ../nbs/02_ingest.ipynb #6b9fcdff
 class IngestError(FinragError):
@@ -43,6 +43,8 @@ class Chunk(BaseModel):
     cells: list[str] = Field(default_factory=list)  # row chunks: the row's cells, label first
     scale: Optional[str] = None  # row chunks: the table's scale (thousands, millions, billions) when the filing states it
     currency: Optional[str] = None  # row chunks: the table's currency (USD) when its cells show one
+    filing: Optional[str] = None  # chunks of a real filing: its id (`AAPL-10-Q-2025-06-28`) ...
+    section: Optional[str] = None  # ... and the section ("Part I, Item 2. Management's Discussion ...")
 
     def cell(self, column: str) -> Optional[str]:
         "The cell under the column whose header contains `column` (case-insensitive), or None."
@@ -62,8 +64,10 @@ def chunk_id(page_id: str, ref: str, text: str) -> str:
     return _sha(f"{page_id}\x1f{ref}\x1f{text}", 32)
 
 def page_hash(page: Page) -> str:
-    "Content hash of a page (what the manifest compares)."
-    return _sha(page.model_dump_json(), 40)
+    "Content hash of a page (what the manifest compares); fields added later are left out while unset, so stored hashes stay valid."
+    ex: dict = {k: True for k in ('filing', 'section') if getattr(page, k) is None}
+    if tables := {i: {'scale'} for i, t in enumerate(page.tables) if t.scale is None}: ex['tables'] = tables
+    return _sha(page.model_dump_json(exclude=ex), 40)
 
 # %% ../nbs/02_ingest.ipynb #f0f820c1
 def _clean(s: str) -> str: return re.sub(r'\s+', ' ', str(s)).strip()
@@ -84,23 +88,21 @@ def table_text(table: Table) -> str:
     return '\n'.join(([_clean(table.title)] if table.title else []) + lines)
 
 # %% ../nbs/02_ingest.ipynb #e8919bd6
-def _row_ref(t: int, j: int) -> str: return f"table_{j}" if t == 0 else f"table{t}_{j}"
-def _table_ref(t: int) -> str: return 'table' if t == 0 else f"table{t}"
 _CONTENT = re.compile(r'[A-Za-z0-9]')
 
 def chunk_page(page: Page) -> list[Chunk]:
     "Chunks of a page: each text block, each table row (with headers), and each table whole."
-    base = dict(page_id=page.id, company=page.company, year=page.year)
+    base = dict(page_id=page.id, company=page.company, year=page.year, filing=page.filing.id if page.filing else None, section=page.section)
     out = [Chunk(id=chunk_id(page.id, f"text_{i}", t), kind='text', ref=f"text_{i}", text=_clean(t), **base)
            for i, t in enumerate(page.texts) if _CONTENT.search(t)]
     for t, table in enumerate(page.tables):
         unit = dict(scale=table_scale(table, page.texts), currency=table_currency(table))
         for r, row in enumerate(table.rows):
-            ref, text = _row_ref(t, r + 1), row_text(table.header, row, table.title)
+            ref, text = row_ref(t, r + 1), row_text(table.header, row, table.title)
             out.append(Chunk(id=chunk_id(page.id, ref, text), kind='row', ref=ref, text=text, row_index=r, title=table.title,
                              header=list(table.header), cells=list(row), **unit, **base))
         text = table_text(table)
-        out.append(Chunk(id=chunk_id(page.id, _table_ref(t), text), kind='table', ref=_table_ref(t), text=text, title=table.title, **base))
+        out.append(Chunk(id=chunk_id(page.id, table_ref(t), text), kind='table', ref=table_ref(t), text=text, title=table.title, **base))
     return out
 
 # %% ../nbs/02_ingest.ipynb #ef8c397d
@@ -402,7 +404,7 @@ def chroma_collection(client: Any, name: str, model: str):
 # %% ../nbs/02_ingest.ipynb #15a4258a
 def chroma_meta(c: Chunk) -> dict:
     "The flat, filterable metadata stored with a chunk's vector."
-    m = dict(page_id=c.page_id, kind=c.kind, ref=c.ref, company=c.company, year=c.year, row_index=c.row_index)
+    m = dict(page_id=c.page_id, kind=c.kind, ref=c.ref, company=c.company, year=c.year, row_index=c.row_index, filing=c.filing)
     return {k: v for k, v in m.items() if v is not None}
 
 # %% ../nbs/02_ingest.ipynb #b3e027d7
@@ -418,6 +420,7 @@ class IngestReport(BaseModel):
     pages_unchanged: int = 0
     chunks_added: int = 0
     chunks_embedded: int = 0  # chunks whose vector was not in the cache
+    facts: int = 0  # inline XBRL facts stored for exact look-up
     errors: list[str] = Field(default_factory=list)  # one message per failed file or record
     seconds: float = 0.0
 
@@ -432,7 +435,7 @@ class IngestReport(BaseModel):
                  f"{self.chunks_added} chunks written")
         files = self.files or self.files_failed
         s = (f"ingested {_count(self.files, 'file')} ({_count(self.pages_seen, 'page')}: {pages})" if files
-             else f"ingested {_count(self.pages_seen, 'page')} ({pages})") + f" in {self.seconds:.1f}s"
+             else f"ingested {_count(self.pages_seen, 'page')} ({pages})") + (f"; {_count(self.facts, 'fact')} stored" if self.facts else '') + f" in {self.seconds:.1f}s"
         failed = ((self.files_failed, 'file'), (len(self.errors) - self.files_failed, 'record'))
         s += ''.join(f"; {_count(n, what)} failed" for n, what in failed if n)
         return s + (''.join(f"\n  error: {e}" for e in self.errors) if errors else '')
@@ -576,23 +579,3 @@ def _vectors(self: Index, ids: Sequence[str]) -> np.ndarray:
     return np.asarray([by_id[k] for k in ids], dtype=np.float32)
 
 Index.vectors = _vectors
-
-# %% ../nbs/02_ingest.ipynb #e14aa7b2
-def ingest_files(paths: Sequence[Union[str, Path]], fmt: str = 'auto', settings: Settings | None = None, progress: bool = True,
-                 index: Index | None = None) -> IngestReport:
-    "Load each file and add its pages to the index; failed files and records are counted and reported, the rest ingested."
-    settings = settings or Settings()
-    index = index or Index(settings, embedder=make_embedder(settings, progress=progress))
-    total = IngestReport()
-    for path in paths:
-        try: ds = load(path, fmt)
-        except DataError as e: total.errors.append(str(e)); total.files_failed += 1; continue
-        rep = index.add_pages(ds.pages.values(), progress=progress)
-        rep.errors, rep.files = ds.report.skipped + rep.errors, 1
-        total = _merge(total, rep)
-    return total
-
-def _merge(a: IngestReport, b: IngestReport) -> IngestReport:
-    "Sum two reports."
-    d = {k: getattr(a, k) + getattr(b, k) for k in IngestReport.model_fields}
-    return IngestReport(**d)

@@ -157,6 +157,6 @@ def read_pdf(data: bytes, source: str, ticker: str | None = None) -> Dataset:
         if b[0] == 'grid': walk.grid(b[1], b[2])
         elif b[1] not in noise: walk.text(b[1], [])
     meta = filing_meta({}, ' '.join(b[1] for b in blocks[:80] if b[0] == 'text'), source, ticker)
-    base = meta.id if meta else f"{ticker.upper() + '/' if ticker else ''}{_slug(Path(source).stem)}"
+    base = f"{meta.id}/pdf" if meta else f"{ticker.upper() + '/' if ticker else ''}{_slug(Path(source).stem)}"  # not the HTML's page ids
     out, _ = section_pages(walk.done(), base, meta, 'pdf', company=ticker.upper() if ticker else None)
     return Dataset(pages=out, report=LoadReport(file=source, format='pdf', records=1, pages=len(out)))

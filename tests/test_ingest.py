@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 from finrag.config import Settings
 from finrag.data import Page, Table
-from finrag.ingest import FakeEmbedder, Index, chunk_page, ingest_files
+from finrag.ingest import FakeEmbedder, Index, chunk_page
+from finrag.files import ingest_files
 
 N_PAGES = 40
 
