@@ -15,7 +15,7 @@ from .xbrl import attr, dei_values, find_all, local, parse_markup, read_contexts
 # %% auto #0
 __all__ = ['hidden', 'blocks', 'flow_text', 'cell_number', 'is_value', 'Cell', 'indent_of', 'grid_row', 'join_split', 'Grid',
            'parse_grid', 'cells_of', 'parse_rows', 'with_parents', 'heading', 'noise_texts', 'fact_scale', 'split_long',
-           'Walk', 'filing_meta', 'read_filing', 'section_pages']
+           'shows', 'Walk', 'filing_meta', 'read_filing', 'section_pages', 'FactCheck', 'check_facts']
 
 # %% ../nbs/01b_filings.ipynb #69709169
 _BLOCK = {'p', 'div', 'li', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'table', 'ul', 'ol', 'center', 'blockquote', 'section', 'article', 'body', 'pre', 'dl', 'dt', 'dd'}
@@ -249,6 +249,10 @@ def split_long(text: str, limit: int = 700) -> list[str]:
     return out + ([cur] if cur else [])
 
 # %% ../nbs/01b_filings.ipynb #c4d1e7c2
+def shows(text: str, shown: str) -> bool:
+    "Whether `text` displays the number `shown` as a whole number (`7` is not in `72 months`)."
+    return bool(re.search(r'(?<![\d,.])' + re.escape(shown) + r'(?![\d])', text))
+
 def _slug(s: str) -> str: return re.sub(r'[^a-z0-9]+', '-', s.lower()).strip('-')[:60]
 
 def _ids(pieces) -> list[str]: return [f.get('id') for p in pieces if not isinstance(p, str) for f in p.iter() if local(f) == 'nonfraction' and f.get('id')]
@@ -285,7 +289,7 @@ class Walk:
         sec = self.sections[-1]
         pieces = split_long(text)
         for fid in fact_ids:  # the piece that shows the fact's text, else the first
-            k = next((j for j, p in enumerate(pieces) if self.facts[fid].shown and self.facts[fid].shown in p), 0)
+            k = next((j for j, p in enumerate(pieces) if self.facts[fid].shown and shows(p, self.facts[fid].shown)), 0)
             sec.placed[fid] = (f"text_{len(sec.texts) + k}", None, None)
         sec.texts.extend(pieces); self.recent.append(text)
 
@@ -358,3 +362,40 @@ def section_pages(sections: list[_Section], base: str, meta: Filing | None, kind
                           tables=s.tables, source=kind, filing=meta, section=s.name)
         placed.update({fid: dict(page_id=pid, ref=ref, column=col, label=label) for fid, (ref, col, label) in s.placed.items()})
     return pages, placed
+
+# %% ../nbs/01b_filings.ipynb #dbac4ab1
+_REF_RE = re.compile(r'^table(\d*)_(\d+)$')
+
+def _cell_text(page: Page, ref: str, column: Optional[int]) -> Optional[str]:
+    "The text at a fact's place: its table cell (the row label for column 0), or its text block."
+    if ref.startswith('text_'): return page.texts[int(ref[5:])]
+    if not (m := _REF_RE.match(ref)): return None
+    row = page.tables[int(m.group(1) or 0)].rows[int(m.group(2)) - 1]
+    return row[column or 0]
+
+def _reads_back(text: str, shown: str, in_cell: bool) -> bool:
+    if in_cell and (v := cell_number(text)) is not None: return abs(abs(v) - (cell_number(shown) or 0)) < 1e-9
+    return shows(text, shown)
+
+@dataclass
+class FactCheck:
+    "How many visible facts read back from their place, and how many table facts sit under a header naming their year."
+    facts: int = 0
+    read_back: int = 0
+    dated: int = 0
+    period_ok: int = 0
+    misses: list = field(default_factory=list)  # (fact id, shown, what the place holds)
+
+def check_facts(ds: Dataset) -> FactCheck:
+    "Check every displayed fact of a parsed filing against the cell or text it was placed in."
+    out = FactCheck()
+    for f in ds.facts:
+        if not (f.page_id and f.ref and f.shown and f.value is not None): continue
+        page = ds.pages[f.page_id]
+        text = _cell_text(page, f.ref, f.column) or ''
+        out.facts += 1
+        if _reads_back(text, f.shown, bool(f.column)): out.read_back += 1
+        else: out.misses.append((f.id, f.shown, text[:80]))
+        if f.column and (m := _REF_RE.match(f.ref)) and (years := set(re.findall(r'\b(?:19|20)\d\d\b', page.tables[int(m.group(1) or 0)].header[f.column]))):
+            out.dated += 1; out.period_ok += (f.end or f.instant or '')[:4] in years
+    return out

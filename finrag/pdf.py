@@ -4,7 +4,7 @@
 
 # %% ../nbs/01c_pdf.ipynb #45a3cb5e
 from __future__ import annotations
-import io
+import io, re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -12,7 +12,7 @@ from .data import DataError, Dataset, LoadReport
 from .filings import Cell, Walk, _slug, cell_number, filing_meta, is_value, join_split, noise_texts, parse_rows, section_pages
 
 # %% auto #0
-__all__ = ['Line', 'page_lines', 'is_row', 'table_spans', 'grid_cells', 'paragraphs', 'page_blocks', 'read_pdf']
+__all__ = ['Line', 'page_lines', 'is_row', 'table_spans', 'grid_cells', 'paragraphs', 'page_blocks', 'read_pdf', 'compare_tables']
 
 # %% ../nbs/01c_pdf.ipynb #09969ea9
 @dataclass
@@ -156,7 +156,21 @@ def read_pdf(data: bytes, source: str, ticker: str | None = None) -> Dataset:
     for b in blocks:
         if b[0] == 'grid': walk.grid(b[1], b[2])
         elif b[1] not in noise: walk.text(b[1], [])
-    meta = filing_meta({}, ' '.join(b[1] for b in blocks[:80] if b[0] == 'text'), source, ticker)
+    cover = ' '.join(b[1] if b[0] == 'text' else ' '.join(t for t, _ in b[2]) for b in blocks[:80])
+    meta = filing_meta({}, cover, source, ticker)
     base = f"{meta.id}/pdf" if meta else f"{ticker.upper() + '/' if ticker else ''}{_slug(Path(source).stem)}"  # not the HTML's page ids
     out, _ = section_pages(walk.done(), base, meta, 'pdf', company=ticker.upper() if ticker else None)
     return Dataset(pages=out, report=LoadReport(file=source, format='pdf', records=1, pages=len(out)))
+
+# %% ../nbs/01c_pdf.ipynb #ac007437
+def _key(label: str) -> str: return re.sub(r'[^a-z0-9]', '', label.lower())
+
+def compare_tables(html: Dataset, pdf: Dataset) -> tuple[int, int]:
+    "(tagged table cells of the HTML filing, how many of them the PDF's tables show in a row with the same label)."
+    rows: dict[str, set] = {}
+    for p in pdf.pages.values():
+        for t in p.tables:
+            for r in t.rows: rows.setdefault(_key(r[0]), set()).update(abs(v) for c in r[1:] if (v := cell_number(c)) is not None)
+    tagged = [f for f in html.facts if f.column and f.label and f.shown and (v := cell_number(f.shown)) is not None]
+    found = sum(abs(cell_number(f.shown)) in rows.get(_key(f.label), ()) for f in tagged)
+    return len(tagged), found
