@@ -143,8 +143,9 @@ def _open_words(data: bytes, source: str) -> list[list[dict]]:
     try:
         with pdfplumber.open(io.BytesIO(data)) as pdf: return [p.extract_words() for p in pdf.pages]
     except Exception as e:  # pdfminer raises many types (syntax, encryption, damaged streams): each is one clear error
-        kind = type(e).__name__
-        why = 'it is encrypted: save it without a password first' if 'Password' in kind or 'Encrypt' in str(e) else f"{kind}: {e}"
+        inner = e.args[0] if e.args and isinstance(e.args[0], Exception) else e  # pdfplumber wraps pdfminer's error
+        kind = type(inner).__name__
+        why = 'it is encrypted: save it without a password first' if 'Password' in kind or 'Encrypt' in str(inner) else f"{kind}: {inner}"
         raise DataError(source, f"cannot read this PDF: {why}"[:300]) from None
 
 def read_pdf(data: bytes, source: str, ticker: str | None = None) -> Dataset:
