@@ -64,6 +64,7 @@ test: export-check nbtest pytest  ## everything CI runs
 bench: models  ## speed and scale benchmarks (not part of the tests)
 	$(BIN)/python bench/bench_retrieval.py
 	$(BIN)/python bench/bench_service.py
+	$(BIN)/python bench/bench_filings.py
 
 clean:  ## remove the environment and FINRAG_HOME
 	rm -rf $(VENV) $(FINRAG_HOME)

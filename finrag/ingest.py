@@ -98,6 +98,7 @@ def chunk_page(page: Page) -> list[Chunk]:
     for t, table in enumerate(page.tables):
         unit = dict(scale=table_scale(table, page.texts), currency=table_currency(table))
         for r, row in enumerate(table.rows):
+            if page.filing and not any(c.strip() for c in row[1:]): continue  # a filing's heading row: its label is in its children's
             ref, text = row_ref(t, r + 1), row_text(table.header, row, table.title)
             out.append(Chunk(id=chunk_id(page.id, ref, text), kind='row', ref=ref, text=text, row_index=r, title=table.title,
                              header=list(table.header), cells=list(row), **unit, **base))
