@@ -117,6 +117,7 @@ def ingest(paths: List[Path] = typer.Argument(..., help="Files or folders: SEC f
     with library_output_to_stderr():
         from finrag.files import ingest_files
         rep = ingest_files(paths, fmt=fmt, settings=get_settings(), progress=True, ticker=company)
+    for n in rep.notes: print(f"note: {n}", file=sys.stderr)
     for e in rep.errors: print(f"error: {e}", file=sys.stderr)
     print(rep.summary(errors=False))
     if not rep.ok: raise typer.Exit(1)

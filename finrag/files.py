@@ -14,7 +14,7 @@ from .documents import Kind, document_paths, load_document
 from .ingest import Index, IngestReport, _connect, make_embedder
 
 # %% auto #0
-__all__ = ['FactStore', 'fact_store', 'ingest_files']
+__all__ = ['FactStore', 'fact_store', 'amended', 'ingest_files']
 
 # %% ../nbs/02a_files.ipynb #3444f9c4
 _FACT_COLS = ('filing', 'company', 'id', 'concept', 'value', 'unit', 'start', 'end', 'instant', 'page_id', 'ref', 'chunk_id', 'json')
@@ -64,6 +64,12 @@ def _store_facts(index: Index, facts: list[Fact], pages: list) -> int:
     fact_store(index).put(filing.id, filing.ticker, facts, ids)
     return len(facts)
 
+def amended(index: Index, filing) -> Optional[str]:
+    "For an amendment (`10-K/A`), the id of the filing it amends if that is in the index already."
+    if not (filing and filing.form and filing.form.endswith('/A')): return None
+    orig = filing.id.replace(filing.form.replace('/', '-'), filing.form[:-2], 1)
+    return orig if any(p.startswith(orig + '/') for p in index.pages()) else None
+
 def ingest_files(paths: Sequence[Union[str, Path]], fmt: Kind = 'auto', settings: Settings | None = None, progress: bool = True,
                  index: Index | None = None, ticker: str | None = None) -> IngestReport:
     "Load each file (folders: every file inside) and add its pages and facts to the index; failures are counted and reported, the rest ingested."
@@ -76,6 +82,9 @@ def ingest_files(paths: Sequence[Union[str, Path]], fmt: Kind = 'auto', settings
         rep = index.add_pages(ds.pages.values(), progress=progress)
         rep.errors, rep.files = ds.report.skipped + rep.errors, 1
         rep.facts = _store_facts(index, ds.facts, list(ds.pages.values()))
+        filing = next((p.filing for p in ds.pages.values() if p.filing), None)
+        if orig := amended(index, filing):
+            rep.notes.append(f"{path.name}: {filing.id} amends {orig}, which is in the index: both are kept, and every answer names the form it cites")
         total = _merge(total, rep)
     return total
 

@@ -423,6 +423,7 @@ class IngestReport(BaseModel):
     chunks_embedded: int = 0  # chunks whose vector was not in the cache
     facts: int = 0  # inline XBRL facts stored for exact look-up
     errors: list[str] = Field(default_factory=list)  # one message per failed file or record
+    notes: list[str] = Field(default_factory=list)  # what the user should know about what was ingested (an amendment, ...)
     seconds: float = 0.0
 
     @property
