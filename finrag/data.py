@@ -88,6 +88,7 @@ class Fact(BaseModel):
     ref: Optional[str] = None  # ... the evidence id (table1_3, text_12) ...
     column: Optional[int] = None  # ... the table column (1 = the first value column) ...
     label: Optional[str] = None  # ... and the row label
+    hidden: bool = False  # in the filing's hidden XBRL header: metadata, shown nowhere
 
     @property
     def period(self) -> str: return self.instant or f"{self.start}/{self.end}"

@@ -112,6 +112,7 @@ def join_split(cells: list[Cell]) -> list[Cell]:
     pending: Cell | None = None
     for c in cells:
         if _OPENERS.match(c.text): pending = c if pending is None else Cell(start=pending.start, end=c.end, text=pending.text + c.text); continue
+        if pending is not None and not re.match(r'[\d(.\-\u2012-\u2015\u2212]', c.text): out.append(pending); pending = None  # a lone `$` heads a column
         if pending is not None:
             c = Cell(start=pending.start, end=c.end, text=f"{pending.text}{c.text}" if pending.text != '$' else f"$ {c.text}", facts=c.facts, indent=c.indent)
             pending = None
@@ -157,12 +158,20 @@ def _column_of(c: Cell, cols: list[tuple[int, int]]) -> Optional[int]:
     best = max(range(len(cols)), key=lambda k: _overlap(c, cols[k]), default=None)
     return best if best is not None and _overlap(c, cols[best]) else None
 
-def _is_header_row(r: list[Cell], label_end: int) -> bool:
-    "A row above the body: no label, or nothing in it but years, dates and words over the value columns."
-    if not r: return True
-    if r[0].start > label_end: return True
-    rest = r[1:]
-    return bool(rest) and all(not is_value(c.text) or re.fullmatch(r'(19|20)\d\d', c.text.strip()) for c in rest)
+_MONTH_DAY = re.compile(r'\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}\b', re.I)
+
+def _is_data(c: Cell) -> bool:
+    "Whether a cell holds data rather than a heading: digits other than years, dates and footnote marks."
+    if _DASH_RE.match(re.sub(r'[$\s]', '', c.text)): return True  # an empty value ("—", "$ —") is data too
+    t = _MONTH_DAY.sub('', re.sub(r'\b(19|20)\d\d\b', '', c.text))
+    return bool(re.search(r'\d', re.sub(r'\(\d\)|\[\d\]', '', t)))
+
+def _header_rows(rows: list[list[Cell]], label_end: int) -> Optional[int]:
+    "How many rows head the table: up to the last one, above the first row of data, with text over the value columns; None without data."
+    first = next((i for i, r in enumerate(rows) if r[0].start <= label_end and any(_is_data(c) for c in r[1:])), None)
+    if first is None: return None
+    heads = [i for i, r in enumerate(rows[:first]) if any(c.start > label_end for c in r)]
+    return heads[-1] + 1 if heads else 0
 
 def parse_grid(table_el) -> Optional[Grid]:
     "The `Grid` of an HTML table, or None if it has no text."
@@ -177,7 +186,7 @@ def parse_rows(rows: list[list[Cell]]) -> Optional[Grid]:
     rows = [r for r in rows if r]
     if not rows: return None
     label_end = _label_end(rows)
-    n_head = next((i for i, r in enumerate(rows) if not _is_header_row(r, label_end)), None)
+    n_head = _header_rows(rows, label_end)
     if n_head is None: n_head = int(len(rows) > 1 and not any(c.facts for c in rows[0]))  # no numbers: at most a first row of headings
     head, body = rows[:n_head], rows[n_head:]
     cols = _columns(body, label_end) or _columns(rows, label_end)
@@ -345,7 +354,8 @@ def read_filing(data: bytes, source: str, ticker: str | None = None) -> Dataset:
     body = next((e for e in root.iter() if local(e) == 'body'), None) if root is not None else None
     if body is None: raise DataError(source, "not an HTML document (no <body> could be parsed)")
     contexts, units = read_contexts(root), read_units(root)
-    facts = {el.get('id'): read_fact(el, contexts, units) for el in find_all(root, 'nonfraction') if el.get('id')}
+    facts = {el.get('id'): read_fact(el, contexts, units).model_copy(update={'hidden': any(hidden(a) for a in el.iterancestors())})
+             for el in find_all(root, 'nonfraction') if el.get('id')}
     meta = filing_meta(dei_values(root, contexts), ' '.join(body.itertext())[:20_000], source, ticker)
     if meta is None: raise DataError(source, "not an SEC filing: no inline XBRL document type and no 'FORM 10-K/10-Q/...' on its cover")
     pages, placed = section_pages(Walk(facts).run(body), meta.id, meta, 'sec-html')
@@ -390,10 +400,11 @@ def check_facts(ds: Dataset) -> FactCheck:
     "Check every displayed fact of a parsed filing against the cell or text it was placed in."
     out = FactCheck()
     for f in ds.facts:
-        if not (f.page_id and f.ref and f.shown and f.value is not None): continue
+        if f.hidden or not f.shown or f.value is None: continue
+        out.facts += 1
+        if not (f.page_id and f.ref): out.misses.append((f.id, f.shown, 'not placed')); continue
         page = ds.pages[f.page_id]
         text = _cell_text(page, f.ref, f.column) or ''
-        out.facts += 1
         if _reads_back(text, f.shown, bool(f.column)): out.read_back += 1
         else: out.misses.append((f.id, f.shown, text[:80]))
         if f.column and (m := _REF_RE.match(f.ref)) and (years := set(re.findall(r'\b(?:19|20)\d\d\b', page.tables[int(m.group(1) or 0)].header[f.column]))):
