@@ -23,9 +23,10 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 log = logging.getLogger('finrag.api')
 
 # %% auto #0
-__all__ = ['log', 'open_keys', 'open_audit', 'ApiError', 'Busy', 'FieldError', 'ErrorBody', 'error_parts', 'validation_error',
-           'check_text', 'Gate', 'GatedLLM', 'Metrics', 'default_metrics', 'parse_records', 'Job', 'Jobs', 'FinragAPI',
-           'Gatekeeper', 'needs', 'install', 'serve_command', 'serve', 'free_port', 'wait_ready', 'local_server']
+__all__ = ['log', 'FORM_SLACK', 'open_keys', 'open_audit', 'ApiError', 'Busy', 'FieldError', 'ErrorBody', 'error_parts',
+           'validation_error', 'check_text', 'Gate', 'GatedLLM', 'Metrics', 'default_metrics', 'parse_records',
+           'UploadedFile', 'Job', 'Jobs', 'FinragAPI', 'Gatekeeper', 'file_too_large', 'is_upload', 'body_limit',
+           'needs', 'install', 'serve_command', 'serve', 'free_port', 'wait_ready', 'local_server']
 
 # %% ../nbs/07c_api.ipynb #f2ba597d
 def open_keys(settings: Settings) -> KeyStore:
@@ -66,7 +67,7 @@ class ErrorBody(BaseModel):
     request_id: Optional[str] = None
 
 _CODES = {400: 'bad_request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed',
-          409: 'conflict', 413: 'too_large', 422: 'invalid_request', 429: 'rate_limited', 500: 'internal', 503: 'unavailable'}
+          409: 'conflict', 413: 'too_large', 415: 'unsupported_media_type', 422: 'invalid_request', 429: 'rate_limited', 500: 'internal', 503: 'unavailable'}
 
 # %% ../nbs/07c_api.ipynb #8f85b067
 def error_parts(e: Exception, request_id: str | None = None) -> tuple[int, ErrorBody, dict[str, str]]:
@@ -255,6 +256,13 @@ def parse_records(records: Any, max_records: int = 5000) -> list[Page]:
     except IngestError as e: raise ApiError(422, f"invalid page: {e}", field='body', reason=str(e)) from None
 
 # %% ../nbs/07c_api.ipynb #cda6942b
+class UploadedFile(BaseModel):
+    "A file sent to `POST /ingest`: its (safe) name, size in bytes, format, and the company it was filed for."
+    name: str
+    size: int
+    format: str  # html, pdf, text or json as its content showed, or the format the client named
+    company: Optional[str] = None
+
 class Job(BaseModel):
     "An ingestion job and, once finished, its report."
     id: str
@@ -263,8 +271,9 @@ class Job(BaseModel):
     submitted: float
     started: Optional[float] = None
     finished: Optional[float] = None
-    pages: int = 0
-    report: Optional[dict] = None  # the IngestReport: pages added/updated/unchanged, chunks, per-page errors
+    pages: int = 0  # for a file, known once the job has read it
+    file: Optional[UploadedFile] = None  # the uploaded file the job ingests (None for FinQA records)
+    report: Optional[dict] = None  # the IngestReport: pages added/updated/unchanged, chunks, facts, per-page errors
     error: Optional[str] = None
 
 class Jobs:
@@ -287,19 +296,25 @@ class Jobs:
         return Job.model_validate_json(row[0]) if row else None
 
 # %% ../nbs/07c_api.ipynb #79d036c1
-def _submit_job(self: Jobs, pages: list[Page], key_id: str) -> Job:
-    "Queue `pages` for ingestion; returns the queued job."
-    job = Job(id=uuid.uuid4().hex, status='queued', key_id=key_id, submitted=time.time(), pages=len(pages))
+def _submit_work(self: Jobs, work: Callable[[], Any], key_id: str, job_id: str | None = None, **fields) -> Job:
+    "Queue `work()`, which returns the job's report; `fields` describe the job (`pages`, `file`). Returns the queued job."
+    job = Job(id=job_id or uuid.uuid4().hex, status='queued', key_id=key_id, submitted=time.time(), **fields)
     self._save(job)
-    self._ex.submit(self._run, job, pages)
+    self._ex.submit(self._run, job, work)
     return job
 
-def _run_job(self: Jobs, job: Job, pages: list[Page]):
-    "Run one job, recording its report or its error."
+def _submit_job(self: Jobs, pages: list[Page], key_id: str) -> Job:
+    "Queue `pages` for ingestion; returns the queued job."
+    return self.submit_work(lambda: self.run(pages), key_id, pages=len(pages))
+
+def _run_job(self: Jobs, job: Job, work: Callable[[], Any]):
+    "Run one job, recording its report (and its page count, when the submitter could not know it) or its error."
     job = job.model_copy(update=dict(status='running', started=time.time())); self._save(job)
     try:
-        rep = self.run(pages)
-        job = job.model_copy(update=dict(status='done', report=rep.model_dump() if hasattr(rep, 'model_dump') else rep))
+        rep = work()
+        rep = rep.model_dump() if hasattr(rep, 'model_dump') else rep
+        pages = job.pages or (rep.get('pages_seen', 0) if isinstance(rep, dict) else 0)
+        job = job.model_copy(update=dict(status='done', report=rep, pages=pages))
     except Exception as e:
         log.exception('ingestion job %s failed', job.id)
         job = job.model_copy(update=dict(status='failed', error=str(e) if isinstance(e, FinragError) else f"{type(e).__name__}: {e}"))
@@ -319,7 +334,7 @@ def _recover(self: Jobs) -> int:
     for job in dead: self._save(job.model_copy(update=dict(status='failed', finished=time.time(), error='interrupted: the server stopped before the job finished')))
     return len(dead)
 
-Jobs.submit, Jobs._run, Jobs.recover = _submit_job, _run_job, _recover
+Jobs.submit_work, Jobs.submit, Jobs._run, Jobs.recover = _submit_work, _submit_job, _run_job, _recover
 
 # %% ../nbs/07c_api.ipynb #8f217de6
 class FinragAPI:
@@ -556,14 +571,14 @@ class Gatekeeper:
         try:
             key = await anyio.to_thread.run_sync(core.admit, headers)
             entry.update(key_id=key.id, role=key.role); state['key'] = key
-            limit = core.settings.max_ingest_bytes if route == '/ingest' else core.settings.max_body_bytes
-            if int(headers.get('content-length') or 0) > limit: raise _too_large(limit)
+            limit, too_large = body_limit(core.settings, route, headers.get('content-type'))
+            if int(headers.get('content-length') or 0) > limit: raise too_large
         except FinragError as e:
             return await _json_response(e, rid, detail)(scope, receive, send)
         except Exception as e:  # a store failing in a way nobody foresaw: logged, and an audited JSON 500, never a bare one
             _crashed(e, entry)
             return await _json_response(e, rid, detail)(scope, receive, send)
-        try: await self.app(scope, _limited(receive, limit), send)
+        try: await self.app(scope, _limited(receive, limit, too_large), send)
         except Exception as e:  # a bug: log it, and answer (audited) with a 500 if nothing was sent yet
             _crashed(e, entry)
             if not entry.get('status'): await _json_response(e, rid, detail)(scope, receive, send)
@@ -599,15 +614,32 @@ def _audited(self: Gatekeeper, core: FinragAPI, send: Callable, entry: dict, det
 def _too_large(limit: int) -> ApiError:
     return ApiError(413, f"the request body is larger than the {limit:,} bytes allowed", field='body', reason=f"over {limit} bytes")
 
-def _limited(receive: Callable, limit: int) -> Callable:
-    "`receive`, raising a 413 `ApiError` once the body passes `limit` bytes (for bodies sent without a length)."
+def file_too_large(max_mb: float) -> ApiError:
+    "The 413 for an uploaded file over `max_mb`."
+    return ApiError(413, f"the file is larger than the {max_mb:g} MB allowed (FINRAG_MAX_FILE_MB)", field='file',
+                    reason=f"over {max_mb:g} MB")
+
+FORM_SLACK = 64 << 10  # room for a multipart body's boundaries and small fields beside its file
+
+def is_upload(route: str, content_type: Optional[str]) -> bool:
+    "Whether a request is a file upload: a multipart `POST /ingest`."
+    return route == '/ingest' and (content_type or '').strip().lower().startswith('multipart/form-data')
+
+def body_limit(settings: Settings, route: str, content_type: Optional[str] = None) -> tuple[int, ApiError]:
+    "A request's body limit and the 413 that refuses a larger body: an upload may carry a file of `max_file_mb`."
+    if is_upload(route, content_type): return int(settings.max_file_mb * 2**20) + FORM_SLACK, file_too_large(settings.max_file_mb)
+    limit = settings.max_ingest_bytes if route == '/ingest' else settings.max_body_bytes
+    return limit, _too_large(limit)
+
+def _limited(receive: Callable, limit: int, too_large: ApiError | None = None) -> Callable:
+    "`receive`, raising `too_large` (a 413) once the body passes `limit` bytes (for bodies sent without a length)."
     seen = 0
     async def limited_receive():
         nonlocal seen
         msg = await receive()
         if msg['type'] == 'http.request':
             seen += len(msg.get('body', b''))
-            if seen > limit: raise _too_large(limit)
+            if seen > limit: raise too_large or _too_large(limit)
         return msg
     return limited_receive
 

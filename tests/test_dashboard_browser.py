@@ -103,6 +103,7 @@ class Browser:
             tabs = json.load(urllib.request.urlopen(f'http://127.0.0.1:{port}/json/list', timeout=5))
             return next((t['webSocketDebuggerUrl'] for t in tabs if t.get('type') == 'page'), None)
         self.ws, self.n = websocket.create_connection(wait_for(page_ws, 20, 'the chromium tab'), timeout=30, suppress_origin=True), 0
+        self.events: list[dict] = []  # DevTools events that arrived while waiting for a reply
 
     def send(self, method: str, **params) -> dict:
         self.n += 1
@@ -112,6 +113,25 @@ class Browser:
             if msg.get('id') == self.n:
                 if 'error' in msg: raise RuntimeError(f"{method}: {msg['error']}")
                 return msg.get('result', {})
+            if 'method' in msg: self.events.append(msg)
+
+    def event(self, method: str, timeout: float = 20) -> dict:
+        "The params of the first `method` event (kept from earlier calls, or awaited)."
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            hit = next((e for e in self.events if e['method'] == method), None)
+            if hit: self.events.remove(hit); return hit['params']
+            msg = json.loads(self.ws.recv())
+            if 'method' in msg: self.events.append(msg)
+        pytest.fail(f"no {method} event after {timeout:.0f}s")
+
+    def choose_file(self, selector: str, path: Path):
+        "Pick `path` in the file chooser that clicking `selector` opens, as a user does."
+        self.send('Page.enable')
+        self.send('Page.setInterceptFileChooserDialog', enabled=True)
+        self.click(selector)
+        chooser = self.event('Page.fileChooserOpened')
+        self.send('DOM.setFileInputFiles', files=[str(path)], backendNodeId=chooser['backendNodeId'])
 
     def js(self, expr: str):
         r = self.send('Runtime.evaluate', expression=expr, returnByValue=True, awaitPromise=True)
@@ -186,3 +206,48 @@ def test_dashboard_answers_in_chromium(chromium_exe, dashboard, tmp_path):
             try: b.screenshot(shot); shutil.copy(shot, '/tmp/dashboard.png')
             except Exception: pass
         b.close()
+
+
+XHTML = """<?xml version='1.0' encoding='ASCII'?>
+<html xmlns="http://www.w3.org/1999/xhtml" xmlns:ix="http://www.xbrl.org/2013/inlineXBRL" xmlns:xbrli="http://www.xbrl.org/2003/instance"><body>
+<div style="display:none"><ix:header><ix:hidden><ix:nonNumeric name="dei:DocumentType" contextRef="c-1" id="d-1">10-K</ix:nonNumeric>
+<ix:nonNumeric name="dei:TradingSymbol" contextRef="c-1" id="d-2">ACME</ix:nonNumeric><ix:nonNumeric name="dei:DocumentPeriodEndDate" contextRef="c-1" id="d-3">Dec 31, 2024</ix:nonNumeric>
+</ix:hidden><ix:resources><xbrli:context id="c-1"><xbrli:period><xbrli:startDate>2024-01-01</xbrli:startDate><xbrli:endDate>2024-12-31</xbrli:endDate></xbrli:period></xbrli:context>
+<xbrli:unit id="usd"><xbrli:measure>iso4217:USD</xbrli:measure></xbrli:unit></ix:resources></ix:header></div>
+<div>Item 8. Financial Statements</div><div>(In millions)</div>
+<table><tr><td></td><td>2024</td><td>2023</td></tr>
+<tr><td>Revenue</td><td><ix:nonFraction id="f-1" name="us-gaap:Revenues" contextRef="c-1" unitRef="usd" scale="6">120</ix:nonFraction></td><td>100</td></tr></table>
+</body></html>"""
+
+UPLOAD_STATUS = "(() => { const s = document.querySelector('.finrag-upload-status'); return s ? s.innerText : ''; })()"
+
+
+def test_dashboard_upload_in_chromium(chromium_exe, dashboard, tmp_path):
+    "The Add a filing tab: an image renamed .pdf is refused with what it is; a small filing goes in and its page can be picked."
+    b = Browser(chromium_exe, dashboard['url'], tmp_path/'chromium-profile')
+    try:
+        wait_for(lambda: b.js(WIDGETS_READY), 60, 'the widgets to render (voila log: %s)' % (dashboard['home']/'voila.log'))
+        b.click('.lm-TabBar-tab', 'Add a filing')
+        wait_for(lambda: b.js("!!document.querySelector('button.finrag-upload') && document.querySelector('button.finrag-upload').offsetHeight > 0"),
+                 20, 'the upload box')
+        (tmp_path/'scan.pdf').write_bytes(b'\x89PNG\r\n\x1a\n' + bytes(range(256)) * 4)
+        b.choose_file('button.finrag-upload', tmp_path/'scan.pdf')
+        wait_for(lambda: 'scan.pdf (1 KB): chosen' in b.js(UPLOAD_STATUS), 20, 'the file to reach the kernel')
+        b.click('button.finrag-ingest')
+        text = wait_for(lambda: b.js("(() => { const e = document.querySelector('#finrag-upload-failed'); return e ? e.innerText : ''; })()"),
+                        30, 'the refusal')
+        assert 'scan.pdf (1 KB) was not ingested.' in text and 'it looks like a PNG image' in text, text
+        (tmp_path/'acme-10k.htm').write_text(XHTML)
+        b.choose_file('button.finrag-upload', tmp_path/'acme-10k.htm')
+        wait_for(lambda: 'acme-10k.htm (1 KB): chosen' in b.js(UPLOAD_STATUS), 20, 'the filing to reach the kernel')
+        b.click('button.finrag-ingest')
+        text = wait_for(lambda: b.js("(() => { const e = document.querySelector('#finrag-upload-done, #finrag-upload-failed'); return e ? e.innerText : ''; })()"),
+                        240, 'the filing to be ingested (the embedding model loads first)')
+        b.screenshot(tmp_path/'dashboard_upload.png'); shutil.copy(tmp_path/'dashboard_upload.png', '/tmp/dashboard_upload.png')
+        assert 'ingested 1 file (1 page: 1 added' in text and '1 fact stored' in text, text
+        assert b.js("getComputedStyle(document.querySelector('.finrag-upload-progress .progress-bar')).width") != '0px'
+        b.click('.lm-TabBar-tab', 'Ask')
+        options = wait_for(lambda: [o for o in b.js("[...document.querySelector('.finrag-page select').options].map(o => o.value)") if o.startswith('ACME-10-K')],
+                           20, 'the new filing in the page picker')
+        assert options == ['ACME-10-K-2024-12-31/item-8-financial-statements'], options
+    finally: b.close()

@@ -41,7 +41,8 @@ def srv(tmp_path_factory):
     ks.revoke(keys['revoked'].split('_')[1])
     env = {'FINRAG_HOME': str(home), 'FINRAG_LLM_CACHE': 'replay', 'FINRAG_LLM_CACHE_PATH': str(home/'llm_replay.sqlite'),
            'HF_HUB_OFFLINE': '1', 'TOKENIZERS_PARALLELISM': 'false', 'FINRAG_DATABASE_URL': '',
-           'FINRAG_AGENT_MODE': 'named', 'FINRAG_EVIDENCE_K': '4'}  # what the recorded answers were asked with (the defaults, pinned)
+           'FINRAG_AGENT_MODE': 'named', 'FINRAG_EVIDENCE_K': '4',  # what the recorded answers were asked with (the defaults, pinned)
+           'FINRAG_MAX_FILE_MB': '1'}  # uploads: a small limit, so an oversize file is cheap to send
     log = home/'server.log'
     with local_server(env, log_path=log, timeout=300) as url:
         yield dict(url=url, home=home, log=log, keys=keys)
@@ -336,6 +337,90 @@ def test_ingestion_does_not_block_ask(srv, corpus):
     assert status == 'done'
 
 
+# --- uploads: a file as a multipart form, checked by size and content, ingested by a job -------------------
+
+XHTML = """<?xml version='1.0' encoding='ASCII'?>
+<html xmlns="http://www.w3.org/1999/xhtml" xmlns:ix="http://www.xbrl.org/2013/inlineXBRL" xmlns:xbrli="http://www.xbrl.org/2003/instance"><body>
+<div style="display:none"><ix:header><ix:hidden><ix:nonNumeric name="dei:DocumentType" contextRef="c-1" id="d-1">10-K</ix:nonNumeric>
+<ix:nonNumeric name="dei:TradingSymbol" contextRef="c-1" id="d-2">ACME</ix:nonNumeric><ix:nonNumeric name="dei:DocumentPeriodEndDate" contextRef="c-1" id="d-3">Dec 31, 2024</ix:nonNumeric>
+</ix:hidden><ix:resources><xbrli:context id="c-1"><xbrli:period><xbrli:startDate>2024-01-01</xbrli:startDate><xbrli:endDate>2024-12-31</xbrli:endDate></xbrli:period></xbrli:context>
+<xbrli:unit id="usd"><xbrli:measure>iso4217:USD</xbrli:measure></xbrli:unit></ix:resources></ix:header></div>
+<div>Item 8. Financial Statements</div><div>(In millions)</div>
+<table><tr><td></td><td>2024</td><td>2023</td></tr>
+<tr><td>Revenue</td><td><ix:nonFraction id="f-1" name="us-gaap:Revenues" contextRef="c-1" unitRef="usd" scale="6">120</ix:nonFraction></td><td>100</td></tr>
+<tr><td>Net income</td><td><ix:nonFraction id="f-2" name="us-gaap:NetIncomeLoss" contextRef="c-1" unitRef="usd" scale="6">14</ix:nonFraction></td><td>11</td></tr></table>
+</body></html>"""
+PNG = b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR' + bytes(range(256)) * 8
+
+
+def upload(srv, name, data, role='ingester', **fields):
+    return call(srv, 'POST', '/ingest', role, files={'file': (name, data)}, data=fields)
+
+
+def finished(srv, url, role='ingester'):
+    t0 = time.time()
+    while (job := call(srv, 'GET', url, role).json())['status'] in ('queued', 'running'):
+        assert time.time() - t0 < 300, f'the job did not finish: {job}'
+        time.sleep(0.3)
+    return job
+
+
+def test_upload_a_filing(srv, corpus):
+    "An inline XBRL filing as a multipart form: 202 at once, then a job that reports its page and both facts."
+    r = upload(srv, 'ACME 10-K.htm', XHTML.encode(), company='acme')
+    assert r.status_code == 202, r.text
+    acc = r.json()
+    assert acc['file'] == dict(name='ACME_10-K.htm', size=len(XHTML), format='html', company='ACME') and acc['records'] == 0
+    job = finished(srv, acc['status_url'])
+    assert job['status'] == 'done' and job['error'] is None, job
+    rep = job['report']
+    assert (job['pages'], rep['files'], rep['pages_added'], rep['facts'], rep['errors']) == (1, 1, 1, 2, []), rep
+    assert rep['chunks_added'] >= 2 and job['file']['name'] == 'ACME_10-K.htm'
+    assert 'ACME-10-K-2024-12-31/item-8-financial-statements' in call(srv, 'GET', '/pages?limit=10000', 'reader').json()['pages']
+    again = finished(srv, upload(srv, 'ACME 10-K.htm', XHTML.encode(), company='ACME').json()['status_url'])  # the same again: nothing new
+    assert (again['report']['pages_unchanged'], again['report']['pages_added'], again['report']['facts']) == (1, 0, 2), again
+    assert list((srv['home']/'uploads').iterdir()) == []  # each job removed its saved file
+
+
+def test_upload_that_cannot_be_read_fails_its_job(srv):
+    "A file that is a PDF only by its first bytes is accepted (reading it is the job's work) and its job fails, saying why."
+    r = upload(srv, 'broken.pdf', b'%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n' + b'\x00' * 100)
+    assert r.status_code == 202 and r.json()['file']['format'] == 'pdf', r.text
+    job = finished(srv, r.json()['status_url'])
+    assert job['status'] == 'failed' and job['error'].startswith('broken.pdf: cannot read this PDF'), job
+    assert str(srv['home']) not in job['error']  # the message names the client's file, not where the server kept it
+
+
+def test_upload_refusals(srv):
+    "Wrong kind of file, wrong format, a field too many, no file, a reader's key: each a JSON error naming the field."
+    png = upload(srv, 'scan.pdf', PNG)
+    assert err(png) == (415, 'unsupported_media_type', 'file') and 'it looks like a PNG image' in png.json()['message']
+    html_as_pdf = upload(srv, 'x.pdf', XHTML.encode(), format='pdf')
+    assert err(html_as_pdf) == (415, 'unsupported_media_type', 'format') and 'not pdf' in html_as_pdf.json()['message']
+    assert err(upload(srv, 'x.htm', XHTML.encode(), format='docx'))[0::2] == (422, 'format')
+    assert err(upload(srv, 'x.htm', XHTML.encode(), company='A/B'))[0::2] == (422, 'company')
+    assert err(upload(srv, 'x.htm', XHTML.encode(), extra='1'))[0::2] == (422, 'extra')
+    assert err(upload(srv, 'empty.htm', b''))[0::2] == (422, 'file')
+    assert err(call(srv, 'POST', '/ingest', 'ingester', files={'company': (None, 'ACME')}))[0::2] == (422, 'file')
+    assert err(upload(srv, 'x.htm', XHTML.encode(), role='reader'))[:2] == (403, 'forbidden')
+    assert err(call(srv, 'POST', '/ingest', 'ingester', content=b'a=1', headers={'content-type': 'application/x-www-form-urlencoded'}))[0] == 415
+
+
+def test_upload_over_the_file_limit(srv):
+    "FINRAG_MAX_FILE_MB=1: a larger file is a 413, whether the body declares its length or streams without one."
+    big = upload(srv, 'big.txt', b'revenue rose. ' * 110_000)  # 1.5 MB
+    assert err(big) == (413, 'too_large', 'file')
+    assert big.json()['message'] == 'the file is larger than the 1 MB allowed (FINRAG_MAX_FILE_MB)'
+    def body():
+        yield b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\nContent-Type: text/plain\r\n\r\n'
+        for _ in range(48): yield b'revenue rose. ' * 2400  # 1.6 MB in all
+        yield b'\r\n--xyz--\r\n'
+    r = call(srv, 'POST', '/ingest', 'ingester', content=body(), headers={'content-type': 'multipart/form-data; boundary=xyz'})
+    assert err(r) == (413, 'too_large', 'file'), r.text
+    small = upload(srv, 'notes.txt', b'Revenue rose to $12 million in 2024. ' * 1000)  # 37 KB: under the limit
+    assert small.status_code == 202 and finished(srv, small.json()['status_url'])['status'] == 'done'
+
+
 # --- schemathesis: no 5xx anywhere --------------------------------------------------------------------------
 
 def test_openapi_fuzz_finds_no_server_errors(srv, corpus, tmp_path):
@@ -364,7 +449,10 @@ def test_audit_records_every_request_without_keys(srv, corpus):
     assert len(latest) == 5 and latest[-1]['seq'] > latest[0]['seq']
     recs = SqliteAuditLog(srv['home']/'audit.sqlite').tail(100_000)
     statuses = {r['status'] for r in recs}
-    assert {200, 202, 400, 401, 403, 404, 409, 413, 422, 429} <= statuses, statuses
+    assert {200, 202, 400, 401, 403, 404, 409, 413, 415, 422, 429} <= statuses, statuses
+    up = next(r for r in recs if r['route'] == '/ingest' and r['status'] == 202 and r['detail'].get('file') == 'ACME_10-K.htm')
+    assert (up['detail']['format'], up['detail']['company'], up['detail']['size'], up['role']) == ('html', 'ACME', len(XHTML), 'ingester')
+    assert 'Revenue' not in json.dumps(up)  # the record names the file; its content is not logged
     ask = next(r for r in recs if r['route'] == '/ask' and r['status'] == 200)
     d = ask['detail']
     assert ask['role'] in ('reader', 'admin') and ask['key_id'] and ask['latency_ms'] > 0
