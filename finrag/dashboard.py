@@ -336,10 +336,14 @@ Backend.ingest_file = _ingest_file
 # %% ../nbs/08_dashboard.ipynb #333be115
 ANY = '(any)'
 
+_FILING_PAGE = re.compile(r'^([A-Z0-9.]+)-[0-9A-Z]+-[0-9A-Z]+(?:-A)?-(\d{4})-\d\d-\d\d/')
+
 def split_page_id(page_id: str) -> tuple[str, str]:
-    "(company, year) of a page id like `NWI/2024/page_12.pdf`."
+    "(company, year) of a page id like `NWI/2024/page_12.pdf`, or of a filing's section `AAPL-10-Q-2025-06-28/part-i-item-2` (the period's year)."
+    if m := _FILING_PAGE.match(page_id): return m.group(1), m.group(2)
     parts = page_id.split('/')
     return (parts[0], parts[1]) if len(parts) >= 3 else ('', '')
+
 
 def filter_pages(pages: Sequence[str], company: str = ANY, year: str = ANY) -> list[str]:
     "The pages of `company` in `year` (ANY matches all)."
