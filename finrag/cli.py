@@ -15,8 +15,8 @@ from .config import FinragError, get_settings
 # %% auto #0
 __all__ = ['app', 'models_app', 'data_app', 'console', 'err_console', 'eval_app', 'keys_app', 'audit_app', 'friendly',
            'library_output_to_stderr', 'models_list', 'models_assemble', 'models_verify', 'data_stats_cmd', 'ingest',
-           'search', 'eval_retrieval_cmd', 'ask', 'eval_run', 'eval_compare', 'keys_create', 'keys_list', 'keys_revoke',
-           'audit_verify', 'serve']
+           'search', 'facts', 'eval_retrieval_cmd', 'ask', 'eval_run', 'eval_compare', 'keys_create', 'keys_list',
+           'keys_revoke', 'audit_verify', 'serve']
 
 # %% ../nbs/09_cli.ipynb #100d6a31
 app = typer.Typer(help="FinRAG: answers to numerical questions about financial filings, with the arithmetic and a source for every number.",
@@ -136,6 +136,23 @@ def search(query: str = typer.Argument(..., help="What to look for."),
     rows = [dict(rank=e.rank, ref=e.chunk.ref, page=e.chunk.page_id, **{k_: f"{v:.3f}" for k_, v in e.scores.items()},
                  text=_shown(e.chunk)) for e in hits]
     console.print(_table(rows, f"search: {query}") if rows else "no results")
+
+def _number(v: float | None) -> str:
+    "A fact's value for a table: whole numbers with thousands separators, others to 6 significant digits."
+    return '' if v is None else f"{v:,.0f}" if v == int(v) else f"{v:,.6g}"
+
+@app.command()
+@friendly
+def facts(concept: Optional[str] = typer.Argument(None, help="A concept, with or without its prefix: Revenues, us-gaap:Revenues."),
+          company: Optional[str] = typer.Option(None, help="Only this company (ticker)."),
+          filing: Optional[str] = typer.Option(None, help="Only this filing, e.g. AAPL-10-Q-2025-06-28."),
+          k: int = typer.Option(20, help="How many to show.")):
+    "The inline XBRL facts of the ingested filings: value in base units, period, dimensions, and the row that shows each."
+    from finrag.files import fact_store
+    hits = fact_store(get_settings()).find(concept=concept, company=company.upper() if company else None, filing=filing)
+    rows = [dict(concept=f.concept, value=_number(f.value), unit=f.unit or '', period=f.period,
+                 dims=', '.join(v.split(':')[-1] for v in f.dims.values()), shown=f"{f.ref or ''} {f.label or ''}".strip()[:70]) for f, _ in hits[:k]]
+    console.print(_table(rows, f"facts: {len(hits)} found" + (f", first {k}" if len(hits) > k else '')) if rows else "no facts")
 
 @app.command('eval-retrieval')
 @friendly

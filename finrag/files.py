@@ -54,7 +54,10 @@ class FactStore:
         return self._rows('SELECT COUNT(*) FROM facts' + (' WHERE filing=?' if filing else ''), [filing] if filing else [])[0][0]
 
 # %% ../nbs/02a_files.ipynb #38df4e9f
-def fact_store(index: Index) -> FactStore: return FactStore(index.dir/'facts.sqlite')
+def fact_store(index: Index | Settings) -> FactStore:
+    "The fact store beside an index (or the configured one), whether or not the index is open."
+    s = index.settings if isinstance(index, Index) else index
+    return FactStore(s.index_dir/s.collection/'facts.sqlite')
 
 def _store_facts(index: Index, facts: list[Fact], pages: list) -> int:
     "Store a filing's facts, linked to the chunks of its pages now in the index; the number stored."
