@@ -270,10 +270,13 @@ class _Section:
     "The part of a filing being assembled: its name, text pieces, tables and the facts placed so far."
     def __init__(self, name: str): self.name, self.texts, self.tables, self.placed = name, [], [], {}
 
-def _title(recent: list[str]) -> Optional[str]:
-    "A table's title: the short blocks just above it (statement name, scale line, the sentence introducing it)."
+_SCALE_LINE = re.compile(r'^\(?\s*(?:dollars\s+|amounts\s+)?in (?:thousands|millions|billions)\b[^()]*(?:\([^()]*\)[^()]*)*\)?\.?$', re.I)
+
+def _title(recent: list[str]) -> tuple[Optional[str], Optional[str]]:
+    "A table's title (the short blocks just above it: statement name, the sentence introducing it) and its scale line, kept apart."
     lines = [t for t in recent[-2:] if len(t) < 300]
-    return ' '.join(lines) or None
+    scale = next((t for t in lines if _SCALE_LINE.match(t)), None)  # "(In millions, except per-share amounts)": the scale, not a title
+    return ' '.join(t for t in lines if t is not scale) or None, scale
 
 class Walk:
     "Reads a filing's body in order into sections (one page each), placing every inline XBRL fact where it is shown."
@@ -313,8 +316,9 @@ class Walk:
             for t, ids in lines:
                 if t.strip(): self.text(t.strip(), ids)
             return
-        sec, title = self.sections[-1], _title(self.recent)
-        scale = table_scale(Table(header=g.header, rows=[], title=title)) or fact_scale([self.facts[f] for f in g.facts if f in self.facts])
+        sec, (title, scale_line) = self.sections[-1], _title(self.recent)
+        stated = table_scale(Table(header=g.header, rows=[], title=' '.join(filter(None, [title, scale_line]))))
+        scale = stated or fact_scale([self.facts[f] for f in g.facts if f in self.facts])
         rows, t = with_parents(g.rows, g.indents), len(sec.tables)
         sec.tables.append(Table(header=g.header, rows=rows, title=title, scale=scale))
         for fid, (r, k) in g.facts.items(): sec.placed[fid] = (row_ref(t, r + 1), k, rows[r][0])

@@ -234,7 +234,7 @@ class CachedEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         keys = [_sha(t) for t in texts]
         found = self._lookup(list(set(keys)))
-        todo = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found))
+        todo = sorted(dict.fromkeys(t for t, k in zip(texts, keys) if k not in found), key=len)  # batches of like length: little padding
         with tqdm(total=len(todo), desc=f"embedding ({self.name})", unit='chunk', disable=not (self.progress and todo)) as bar:
             for i in range(0, len(todo), self.batch_size):
                 found.update(self._store(todo[i:i + self.batch_size])); bar.update(len(todo[i:i + self.batch_size]))
