@@ -1,5 +1,6 @@
 "Real SEC filings (../shared/filings): tables read back their XBRL facts, metadata from the filing, bad files fail alone, crashes leave every filing once."
-import os, signal, subprocess, sys, time
+import os, signal, sqlite3, subprocess, sys, time
+from contextlib import closing
 from pathlib import Path
 import pytest
 from finrag.config import Settings
@@ -86,18 +87,29 @@ from finrag.files import ingest_files
 from finrag.ingest import FakeEmbedder, Index
 class Slow(FakeEmbedder):
     def embed(self, texts):
-        time.sleep(0.2); return super().embed(texts)
+        time.sleep(1.0); return super().embed(texts)
 s = Settings(home=Path({home!r}), data_dir=None)
 ingest_files([Path(p) for p in {paths!r}], settings=s, progress=False, index=Index(s, embedder=Slow(), group_pages=2))
 """
 
 
+def _committed(home: Path) -> int:
+    "Pages in the manifest of the default collection right now (0 before the store exists)."
+    db = Settings(home=home, data_dir=None).index_dir/'finrag'/'pages.sqlite'
+    if not db.exists(): return 0
+    try:
+        with closing(sqlite3.connect(db, timeout=5)) as con: return con.execute('SELECT COUNT(*) FROM pages').fetchone()[0]
+    except sqlite3.Error: return 0
+
+
 def test_kill_9_mid_ingest_then_again_every_filing_once(filings, tmp_path):
     paths = [str(filings/'aapl-10-q-2025-08-01.html'), str(filings/'unp-10-q-2025-07-24.html')]
     child = subprocess.Popen([sys.executable, '-c', CHILD.format(home=str(tmp_path), paths=paths)])
-    time.sleep(8)
+    deadline = time.time() + 120
+    while _committed(tmp_path) < 2 and time.time() < deadline and child.poll() is None: time.sleep(0.2)
     assert child.poll() is None, "the child finished before it could be killed"
     os.kill(child.pid, signal.SIGKILL); child.wait()
+    assert 2 <= _committed(tmp_path) < 24, "killed before anything or after everything was written"  # 12 + 12 section pages
     s = Settings(home=tmp_path, data_dir=None)
     ix = Index(s, embedder=FakeEmbedder())
     r = ingest_files([Path(p) for p in paths], settings=s, progress=False, index=ix)
