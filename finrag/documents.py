@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal, Optional
-from .data import DataError, Dataset, LoadReport, Page, Table, detect_format, load, read_json
+from .data import DataError, Dataset, LoadReport, load
 from .pdf import read_pdf
 from .filings import Walk, _slug, cells_of, filing_meta, parse_rows, read_filing, section_pages
 

@@ -4,7 +4,6 @@
 
 # %% ../nbs/02a_files.ipynb #a4d1b236
 from __future__ import annotations
-import json, sqlite3
 from contextlib import closing
 from pathlib import Path
 from typing import Optional, Sequence, Union

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io, re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 from .data import DataError, Dataset, LoadReport
 from .filings import Cell, Walk, _slug, cell_number, filing_meta, is_value, join_split, noise_texts, parse_rows, section_pages
 
