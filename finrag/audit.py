@@ -4,10 +4,11 @@
 
 # %% ../nbs/07b_audit.ipynb #1c7fd0f1
 from __future__ import annotations
-import hashlib, json, re, sqlite3, threading, time
+from fastcore.basics import patch
+import hashlib, json, re, sqlite3, threading
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator
 from pydantic import BaseModel, Field
 from .config import FinragError
 
@@ -187,6 +188,7 @@ class PostgresAuditLog(AuditLog):
             for stmt in _pg_setup_sql(self.t, self.h, self.fn): con.execute(stmt)
 
 # %% ../nbs/07b_audit.ipynb #e36b3484
+@patch
 def _pg_connect(self: PostgresAuditLog):
     "A new connection, or `AuditError` saying where it tried."
     import psycopg
@@ -194,6 +196,7 @@ def _pg_connect(self: PostgresAuditLog):
     except psycopg.OperationalError as e:
         raise AuditError(f"cannot reach the audit database: {str(e).strip().splitlines()[0]}", hint="check FINRAG_DATABASE_URL") from None
 
+@patch
 @contextmanager
 def _conn(self: PostgresAuditLog):
     "This thread's connection (reconnecting if it was closed); rolled back on error."
@@ -207,7 +210,8 @@ def _conn(self: PostgresAuditLog):
         if not con.closed: con.rollback()
         raise
 
-def _pg_append(self: PostgresAuditLog, record: dict) -> tuple[int, str]:
+@patch
+def append(self: PostgresAuditLog, record: dict) -> tuple[int, str]:
     "Add `record` at the end of the chain; returns its (seq, hash)."
     payload = canonical(record)
     with self._conn() as con, con.transaction():
@@ -218,23 +222,23 @@ def _pg_append(self: PostgresAuditLog, record: dict) -> tuple[int, str]:
         con.execute(f"UPDATE {self.h} SET seq = %s, hash = %s WHERE id = 1", (seq, h))
     return seq, h
 
-def _pg_rows(self: PostgresAuditLog, after: int = 0, limit: int | None = None) -> list[tuple[int, str, str, str]]:
+@patch
+def rows(self: PostgresAuditLog, after: int = 0, limit: int | None = None) -> list[tuple[int, str, str, str]]:
     with self._conn() as con, con.transaction():
         return con.execute(f"SELECT seq, payload, prev_hash, hash FROM {self.t} WHERE seq > %s ORDER BY seq LIMIT %s",
                            (after, limit)).fetchall()
 
-def _pg_head(self: PostgresAuditLog) -> tuple[int, str]:
+@patch
+def head(self: PostgresAuditLog) -> tuple[int, str]:
     with self._conn() as con, con.transaction(): return tuple(con.execute(f"SELECT seq, hash FROM {self.h} WHERE id = 1").fetchone())
 
-def _pg_drop(self: PostgresAuditLog):
+@patch
+def drop(self: PostgresAuditLog):
     "Drop the log, its head and guard function (tests only: the triggers forbid nothing here)."
     with self._conn() as con, con.transaction():
         if self.schema: con.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
         else:
             con.execute(f"DROP TABLE IF EXISTS {self.t}, {self.h}"); con.execute(f"DROP FUNCTION IF EXISTS {self.fn}()")
-
-PostgresAuditLog._pg_connect, PostgresAuditLog._conn = _pg_connect, _conn
-PostgresAuditLog.append, PostgresAuditLog.rows, PostgresAuditLog.head, PostgresAuditLog.drop = _pg_append, _pg_rows, _pg_head, _pg_drop
 
 # %% ../nbs/07b_audit.ipynb #778df7bd
 def open_audit_log(database_url: str | None, home: Path | str, table: str = 'audit_log') -> AuditLog:

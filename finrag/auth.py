@@ -4,6 +4,7 @@
 
 # %% ../nbs/07a_auth.ipynb #1c05cd3b
 from __future__ import annotations
+from fastcore.basics import patch
 import hashlib, hmac, math, re, secrets, sqlite3, threading, time
 from contextlib import closing
 from pathlib import Path
@@ -109,7 +110,8 @@ class KeyStore:
         return None if r is None else (ApiKey(id=r[0], role=r[1], name=r[2], created=r[3], revoked=r[4], rate_per_min=r[5]), r[6])
 
 # %% ../nbs/07a_auth.ipynb #d24bfacf
-def _create(self: KeyStore, role: str, name: str = '', rate_per_min: int | None = None) -> NewKey:
+@patch
+def create(self: KeyStore, role: str, name: str = '', rate_per_min: int | None = None) -> NewKey:
     "A new key for `role`; the returned `secret` is the only copy of the key anywhere."
     check_role(role)
     if rate_per_min is not None and rate_per_min < 1: raise AuthError(f"rate_per_min must be at least 1, not {rate_per_min}")
@@ -119,13 +121,15 @@ def _create(self: KeyStore, role: str, name: str = '', rate_per_min: int | None 
         con.execute('INSERT INTO api_keys VALUES (?,?,?,?,?,?,?)', (kid, role, name, key_hash(secret), rec.created, None, rate_per_min))
     return NewKey(key=rec, secret=secret)
 
-def _list(self: KeyStore) -> list[ApiKey]:
+@patch
+def list(self: KeyStore) -> list[ApiKey]:
     "Every key, oldest first, revoked ones included."
     with closing(self._connect()) as con:
         rows = con.execute('SELECT id, role, name, created, revoked, rate_per_min FROM api_keys ORDER BY created').fetchall()
     return [ApiKey(id=r[0], role=r[1], name=r[2], created=r[3], revoked=r[4], rate_per_min=r[5]) for r in rows]
 
-def _revoke(self: KeyStore, key_id: str) -> ApiKey:
+@patch
+def revoke(self: KeyStore, key_id: str) -> ApiKey:
     "Revoke `key_id` (idempotent); `AuthError` if there is no such key."
     with closing(self._connect()) as con, con:
         con.execute('UPDATE api_keys SET revoked=? WHERE id=? AND revoked IS NULL', (time.time(), key_id))
@@ -133,10 +137,9 @@ def _revoke(self: KeyStore, key_id: str) -> ApiKey:
     if row is None: raise AuthError(f"no API key with id '{key_id}'", hint="`finrag keys list` shows the ids")
     return row[0]
 
-KeyStore.create, KeyStore.list, KeyStore.revoke = _create, _list, _revoke
-
 # %% ../nbs/07a_auth.ipynb #eb7c698f
-def _authenticate(self: KeyStore, key: Optional[str]) -> ApiKey:
+@patch
+def authenticate(self: KeyStore, key: Optional[str]) -> ApiKey:
     "The stored key for the key string a request sent, or `Unauthenticated`."
     if not key: raise Unauthenticated("no API key was sent", hint="send it as 'Authorization: Bearer frg_...' or 'X-API-Key: frg_...'")
     row = self._row(key_id(key))
@@ -150,8 +153,6 @@ def authorize(key: ApiKey, permission: str) -> ApiKey:
     if key.can(permission): return key
     roles = [r for r, p in PERMISSIONS.items() if permission in p]
     raise Forbidden(f"role '{key.role}' may not {permission}", hint=f"this needs a key with role {' or '.join(roles)}")
-
-KeyStore.authenticate = _authenticate
 
 # %% ../nbs/07a_auth.ipynb #0724756c
 class RateLimiter:

@@ -198,7 +198,7 @@ def eval_run(dataset: Path = typer.Argument(..., help="A FinQA, ConvFinQA or TAT
              notebook: bool = typer.Option(True, help="Execute the report notebook with papermill."),
              wandb: bool = typer.Option(True, help="Log a W&B run (offline unless WANDB_MODE=online and WANDB_API_KEY).")):
     "Run the agent over a benchmark file (resumable), score it, log it to W&B and write the report notebook."
-    from finrag.eval import cli_eval_run
+    from finrag.report import cli_eval_run
     console.print(cli_eval_run(dataset, limit, sample, mode, provider, model, out, notebook, wandb), markup=False, highlight=False)
 
 @eval_app.command('compare')
@@ -207,7 +207,7 @@ def eval_compare(run_a: Path = typer.Argument(..., help="Run folder, results .js
                  run_b: Path = typer.Argument(..., help="The run to compare with A."),
                  out: Optional[Path] = typer.Option(None, help="Where to save the comparison JSON (default: beside B).")):
     "Metric deltas (B - A) and the questions that flipped between two runs."
-    from finrag.eval import cli_eval_compare
+    from finrag.report import cli_eval_compare
     console.print(cli_eval_compare(run_a, run_b, out), markup=False, highlight=False)
 
 # %% ../nbs/09_cli.ipynb #358d2b6a

@@ -4,6 +4,7 @@
 
 # %% ../nbs/08_dashboard.ipynb #09776369
 from __future__ import annotations
+from fastcore.basics import patch
 import base64, html, io, json, os, re, tempfile, time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -317,7 +318,8 @@ def ingest_local(name: str, data: bytes, fmt: str = 'auto', company: str | None 
     return dict(status='done', file=dict(name=name, size=len(data), format=kind if fmt == 'auto' else fmt, company=company),
                 pages=rep.pages_seen, report=rep.model_dump())
 
-def _ingest_file(self: Backend, name: str, data: bytes, fmt: str = 'auto', company: str | None = None,
+@patch
+def ingest_file(self: Backend, name: str, data: bytes, fmt: str = 'auto', company: str | None = None,
                  on_status: Callable[[dict], Any] = lambda job: None, every: float = 0.5) -> dict:
     "Ingest one file (over the API: upload, then poll its job), telling `on_status` each step; the finished job. Never raises."
     file = dict(name=name, size=len(data))
@@ -330,8 +332,6 @@ def _ingest_file(self: Backend, name: str, data: bytes, fmt: str = 'auto', compa
         return wait_job(lambda: api_job(self.url, self.key, acc['status_url']), on_status, every)
     except Exception as e:
         return dict(status='failed', file=file, error=str(e) if isinstance(e, FinragError) else f"{type(e).__name__}: {e}")
-
-Backend.ingest_file = _ingest_file
 
 # %% ../nbs/08_dashboard.ipynb #333be115
 ANY = '(any)'
@@ -515,7 +515,7 @@ def accuracy_chart_html(runs: Sequence[tuple[str, dict]]) -> str:
 def worst(recs: Sequence[dict], n: int = 8) -> list[dict]:
     "Wrong answers, most wrong first, then failures (finrag.eval's order when it is available)."
     try:
-        from finrag.eval import worst_errors
+        from finrag.report import worst_errors
         return worst_errors(recs, n)
     except Exception:
         return [r for r in recs if r.get('correct') is False][:n]

@@ -4,7 +4,8 @@
 
 # %% ../nbs/02_ingest.ipynb #d52d4542
 from __future__ import annotations
-import hashlib, json, math, re, shutil, sqlite3, threading, time, uuid
+from fastcore.basics import patch
+import hashlib, json, re, shutil, sqlite3, threading, time, uuid
 from contextlib import closing
 from pathlib import Path
 from typing import Any, Iterable, Literal, Optional, Protocol, Sequence, Union
@@ -471,6 +472,7 @@ class Index:
 def _batches(n: int, size: int) -> Iterable[slice]:
     for i in range(0, n, size): yield slice(i, i + size)
 
+@patch
 def _upsert(self: Index, chunks: list[Chunk], vecs: np.ndarray):
     "Upsert chunks and their vectors into Chroma, in batches it accepts."
     col = self.collection
@@ -480,9 +482,8 @@ def _upsert(self: Index, chunks: list[Chunk], vecs: np.ndarray):
         col.upsert(ids=[c.id for c in part], embeddings=vecs[b], documents=[c.text for c in part],
                                metadatas=[chroma_meta(c) for c in part])
 
-Index._upsert = _upsert
-
 # %% ../nbs/02_ingest.ipynb #953655c6
+@patch
 def _triage(self: Index, pages: Iterable, report: IngestReport) -> list[tuple[Page, str, bool]]:
     "The pages to write as (page, hash, existed); counts the rest into `report`."
     manifest, seen, todo = self.store.manifest(), {}, []
@@ -500,9 +501,8 @@ def _triage(self: Index, pages: Iterable, report: IngestReport) -> list[tuple[Pa
         else: todo.append((page, h, page.id in manifest))
     return todo
 
-Index._triage = _triage
-
 # %% ../nbs/02_ingest.ipynb #dc96f44f
+@patch
 def _write_group(self: Index, group: list[tuple[Page, str, bool]], report: IngestReport):
     "Embed and persist a group of pages; their manifest entries are committed last."
     chunked = [(p, h, existed, chunk_page(p)) for p, h, existed in group]
@@ -521,6 +521,7 @@ def _write_group(self: Index, group: list[tuple[Page, str, bool]], report: Inges
         if written.get(page.id) == h:
             report.pages_updated += existed; report.pages_added += not existed; report.chunks_added += len(cs)
 
+@patch
 def _persist(self: Index, chunked: list, vecs: np.ndarray):
     "Delete the pages' old vectors, upsert the new ones, then commit pages, chunks and manifest in one transaction."
     self.collection.delete(where={'page_id': {'$in': [p.id for p, *_ in chunked]}})
@@ -528,9 +529,8 @@ def _persist(self: Index, chunked: list, vecs: np.ndarray):
     if flat: self._upsert(flat, vecs)
     self.store.put_many([(p, cs, h) for p, h, _, cs in chunked])
 
-Index._write_group, Index._persist = _write_group, _persist
-
-def _add_pages(self: Index, pages: Iterable[Union[Page, dict]], progress: bool = True) -> IngestReport:
+@patch
+def add_pages(self: Index, pages: Iterable[Union[Page, dict]], progress: bool = True) -> IngestReport:
     "Ingest pages (idempotent: unchanged pages are skipped, changed ones replaced); returns what happened."
     t0, report = time.perf_counter(), IngestReport()
     todo = self._triage(pages, report)
@@ -541,25 +541,25 @@ def _add_pages(self: Index, pages: Iterable[Union[Page, dict]], progress: bool =
     report.seconds = time.perf_counter() - t0
     return report
 
-Index.add_pages = _add_pages
-
 # %% ../nbs/02_ingest.ipynb #3f3f4fc9
-def _rebuild_bm25(self: Index) -> BM25Index:
+@patch
+def rebuild_bm25(self: Index) -> BM25Index:
     "Rebuild BM25 over every stored chunk and save it."
     gen = self.store.generation()
     self._bm25 = BM25Index.build(self.store.all_chunks(), gen)
     self._bm25.save(self.dir/'bm25')
     return self._bm25
 
-def _bm25_stale(self: Index) -> bool:
+@patch
+def bm25_stale(self: Index) -> bool:
     "True if the saved BM25 is missing or older than the page store."
     saved = BM25Index.load(self.dir/'bm25')
     return saved is None or saved.generation != self.store.generation()
 
 _BM25_LOCK = threading.Lock()  # one thread loads or rebuilds at a time; the others then find it fresh
 
-@property
-def _bm25_prop(self: Index) -> BM25Index:
+@patch(as_prop=True)
+def bm25(self: Index) -> BM25Index:
     "The BM25 index, loaded (or rebuilt if stale) on first use."
     if self._bm25 is not None and self._bm25.generation == self.store.generation(): return self._bm25
     with _BM25_LOCK:
@@ -568,10 +568,9 @@ def _bm25_prop(self: Index) -> BM25Index:
             self._bm25 = saved if saved is not None and saved.generation == self.store.generation() else self.rebuild_bm25()
     return self._bm25
 
-Index.rebuild_bm25, Index.bm25_stale, Index.bm25 = _rebuild_bm25, _bm25_stale, _bm25_prop
-
 # %% ../nbs/02_ingest.ipynb #c8fa238c
-def _vectors(self: Index, ids: Sequence[str]) -> np.ndarray:
+@patch
+def vectors(self: Index, ids: Sequence[str]) -> np.ndarray:
     "The stored vectors of chunks `ids`, in that order."
     if not ids: return np.zeros((0, 0), dtype=np.float32)
     got = self.collection.get(ids=list(ids), include=['embeddings'])
@@ -579,5 +578,3 @@ def _vectors(self: Index, ids: Sequence[str]) -> np.ndarray:
     missing = [k for k in ids if k not in by_id]
     if missing: raise IngestError(f"{len(missing)} chunk(s) have no vector in Chroma (e.g. {missing[0]})", hint="re-run `finrag ingest`")
     return np.asarray([by_id[k] for k in ids], dtype=np.float32)
-
-Index.vectors = _vectors

@@ -4,6 +4,7 @@
 
 # %% ../nbs/04_llm.ipynb #923da985
 from __future__ import annotations
+from fastcore.basics import patch
 import atexit, hashlib, json, logging, os, re, sqlite3, tempfile, threading, time
 import contextlib
 from contextlib import closing
@@ -397,7 +398,8 @@ class LocalLLM:
             m.llama.reset(); return 'failed'
 
 # %% ../nbs/04_llm.ipynb #dfa925a9
-def _complete(self: LocalLLM, messages: Messages, schema: dict | None = None, max_tokens: int | None = None,
+@patch
+def complete(self: LocalLLM, messages: Messages, schema: dict | None = None, max_tokens: int | None = None,
              temperature: float | None = None, stop: str | list[str] | None = None, seed: int | None = None) -> Completion:
     "Generate with llama.cpp (schema-constrained if `schema`), one generation at a time per model."
     import llama_cpp
@@ -419,8 +421,6 @@ def _complete(self: LocalLLM, messages: Messages, schema: dict | None = None, ma
     ch = out['choices'][0]
     return Completion(text=ch['message']['content'] or '', prompt_tokens=u['prompt_tokens'], completion_tokens=u['completion_tokens'],
                       latency_s=latency, model=self.model, provider=self.provider, finish_reason=ch.get('finish_reason'), reused_tokens=reused)
-
-LocalLLM.complete = _complete
 
 # %% ../nbs/04_llm.ipynb #170ea33c
 _FORMATS = ('json_schema', 'json_object', 'text')

@@ -4,6 +4,7 @@
 
 # %% ../nbs/03_retrieve.ipynb #a46f2a0f
 from __future__ import annotations
+from fastcore.basics import patch
 import logging, math, re, time
 from collections import OrderedDict
 from functools import lru_cache
@@ -193,6 +194,7 @@ class Retriever:
     def embed_query(self, question: str) -> np.ndarray: return self.index.embedder.embed([question])[0]
 
 # %% ../nbs/03_retrieve.ipynb #4a219bae
+@patch
 def _page_data(self: Retriever, page_id: str) -> tuple[list[Chunk], np.ndarray]:
     "A page's chunks and their vectors (LRU-cached; the cache is dropped when the index changes)."
     gen = self.index.store.generation()
@@ -206,14 +208,14 @@ def _page_data(self: Retriever, page_id: str) -> tuple[list[Chunk], np.ndarray]:
     if len(self._pages) > self.cache_pages: self._pages.popitem(last=False)
     return self._pages[page_id]
 
+@patch
 def _bm25_for(self: Retriever, tokens: list[str], ids: Sequence[str]) -> np.ndarray:
     "BM25 scores of chunks `ids` (0 for any not in the BM25 index)."
     bm, all_scores = self.index.bm25, self.index.bm25.score(tokens)
     return np.array([all_scores[bm.pos[i]] if i in bm.pos and len(all_scores) else 0.0 for i in ids])
 
-Retriever._page_data, Retriever._bm25_for = _page_data, _bm25_for
-
 # %% ../nbs/03_retrieve.ipynb #156787ee
+@patch
 def _rank(self: Retriever, question: str, chunks: list[Chunk], dense: np.ndarray, bm25: np.ndarray, k: int,
           rerank: bool = True) -> list[Evidence]:
     "Fuse dense and BM25, rerank, and return the top `k` as `Evidence`."
@@ -229,8 +231,6 @@ def _rank(self: Retriever, question: str, chunks: list[Chunk], dense: np.ndarray
     return [Evidence(chunk=ev[i].chunk, scores={**ev[i].scores, **({'rerank': float(final[i])} if reranked else {})}, rank=r + 1)
             for r, i in enumerate(order)]
 
-Retriever._rank = _rank
-
 # %% ../nbs/03_retrieve.ipynb #cdf0bbef
 def _where(page_id: str | None, company: str | None, year: int | None, kinds: Sequence[str] | None) -> Optional[dict]:
     "A Chroma `where` filter from the optional constraints."
@@ -238,6 +238,7 @@ def _where(page_id: str | None, company: str | None, year: int | None, kinds: Se
     if kinds: conds.append({'kind': {'$in': list(kinds)}})
     return None if not conds else conds[0] if len(conds) == 1 else {'$and': conds}
 
+@patch
 def _dense_top(self: Retriever, qvec: np.ndarray, where: Optional[dict], mask: Optional[np.ndarray]) -> dict[str, float]:
     "The `pool` best chunks by cosine similarity: exact over a small filtered subset, else Chroma's ANN query."
     bm = self.index.bm25
@@ -251,6 +252,7 @@ def _dense_top(self: Retriever, qvec: np.ndarray, where: Optional[dict], mask: O
     res = self.index.collection.query(query_embeddings=[qvec.tolist()], n_results=n, where=where, include=['distances']) if n else None
     return dict(zip(res['ids'][0], 1.0 - np.asarray(res['distances'][0]))) if res else {}  # cosine distance -> similarity
 
+@patch
 def _subset(self: Retriever, mask: np.ndarray) -> tuple[list[str], np.ndarray]:
     "Ids and vectors of the chunks a filter selects (LRU-cached per filter and index generation)."
     key = (self.index.bm25.generation, hash(mask.tobytes()))
@@ -261,6 +263,7 @@ def _subset(self: Retriever, mask: np.ndarray) -> tuple[list[str], np.ndarray]:
     self._subsets.move_to_end(key)
     return self._subsets[key]
 
+@patch
 def _open_candidates(self: Retriever, qvec: np.ndarray, tokens: list[str], where: Optional[dict],
                      mask: Optional[np.ndarray]) -> tuple[list[str], dict[str, float], dict[str, float]]:
     "Candidate ids (the best `pool` by dense and by BM25) and the dense and BM25 scores known for them."
@@ -273,9 +276,8 @@ def _open_candidates(self: Retriever, qvec: np.ndarray, tokens: list[str], where
     ids = list(dict.fromkeys([*dense, *bm_ids]))
     return ids, dense, {i: float(scores[bm.pos[i]]) if i in bm.pos else 0.0 for i in ids}
 
-Retriever._dense_top, Retriever._subset, Retriever._open_candidates = _dense_top, _subset, _open_candidates
-
 # %% ../nbs/03_retrieve.ipynb #75db50ca
+@patch
 def _bm25_mask(self: Retriever, company: str | None, year: int | None, kinds: Sequence[str] | None) -> Optional[np.ndarray]:
     "A mask over the BM25 corpus for the company/year/kind filter (None when there is no filter)."
     if company is None and year is None and not kinds: return None
@@ -290,10 +292,9 @@ def _bm25_mask(self: Retriever, company: str | None, year: int | None, kinds: Se
     if kinds: mask &= np.isin(self._meta['kind'], list(kinds))
     return mask
 
-Retriever._bm25_mask = _bm25_mask
-
 # %% ../nbs/03_retrieve.ipynb #231d9699
-def _retrieve(self: Retriever, question: str, page_id: str | None = None, company: str | None = None, year: int | None = None,
+@patch
+def retrieve(self: Retriever, question: str, page_id: str | None = None, company: str | None = None, year: int | None = None,
              k: int = 10, mode: Mode | None = None, kinds: Sequence[str] | None = None, rerank: bool = True) -> list[Evidence]:
     "The `k` best chunks for `question`, page-scoped when `page_id` is given, else over the corpus (filtered)."
     if not question or not question.strip(): raise RetrievalError("the question is empty")
@@ -312,8 +313,6 @@ def _retrieve(self: Retriever, question: str, page_id: str | None = None, compan
     need = [i for i in ids if i not in dense]  # found by BM25 only: score them densely too
     dense.update(zip(need, self.index.vectors(need) @ qvec if need else []))
     return self._rank(question, [by_id[i] for i in ids], np.array([dense[i] for i in ids]), np.array([bm25[i] for i in ids]), k, rerank)
-
-Retriever.retrieve = _retrieve
 
 # %% ../nbs/03_retrieve.ipynb #c65c6f14
 def search(query: str, page_id: str | None = None, k: int = 10, settings: Settings | None = None, company: str | None = None,

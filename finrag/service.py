@@ -14,7 +14,9 @@ from fastapi import Depends, FastAPI, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, computed_field
 from starlette.concurrency import run_in_threadpool
 from .answer import Answer
-from .api import ApiError, ErrorBody, FinragAPI, Job, UploadedFile, install, is_upload, needs, validation_error
+from .admission import ApiError, ErrorBody, validation_error
+from .api import FinragAPI, install, is_upload, needs
+from .jobs import Job, UploadedFile
 from .uploads import UPLOAD_FORMATS, receive_upload
 from .audit import VerifyReport
 from .auth import ApiKey

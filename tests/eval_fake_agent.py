@@ -7,7 +7,7 @@ The first form
 runs `finrag.eval.run_eval` on DATASET with an agent whose retriever serves each page's rows and sentences (after
 sleeping DELAY_S, so a test can kill the process mid-run) and whose model is a `FakeLLM` that answers `a - b` over the
 first table row's two year columns. Every question the agent is asked is appended to ASKED_LOG before it is answered.
-The second runs `finrag.eval.run_papermill` (evaluation, offline W&B run, executed report) with the same agent, with
+The second runs `finrag.report.run_papermill` (evaluation, offline W&B run, executed report) with the same agent, with
 settings from the environment (FINRAG_HOME, WANDB_MODE).
 """
 import json, sys, time
@@ -69,7 +69,8 @@ def fake_agent(ds: Dataset, delay: float = 0.0, log: Path | None = None) -> Agen
 
 
 if __name__ == '__main__':
-    from finrag.eval import run_eval, run_papermill
+    from finrag.eval import run_eval
+    from finrag.report import run_papermill
     if sys.argv[1] == 'report':
         data, out = map(Path, sys.argv[2:4])
         print(run_papermill(data, out_dir=out, agent=fake_agent(load(data)), progress=False))

@@ -2,7 +2,8 @@
 import json, os, subprocess, sys
 from pathlib import Path
 from eval_fake_agent import write_toy
-from finrag.eval import read_results, summarize, _same_figures
+from finrag.eval import read_results
+from finrag.report import summarize, _same_figures
 
 SCRIPT = Path(__file__).parent/'eval_fake_agent.py'
 

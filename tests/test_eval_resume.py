@@ -3,7 +3,8 @@ import os, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 from eval_fake_agent import write_toy
-from finrag.eval import read_meta, read_results, summarize
+from finrag.eval import read_meta, read_results
+from finrag.report import summarize
 
 SCRIPT = Path(__file__).parent/'eval_fake_agent.py'
 

@@ -9,7 +9,8 @@ import json, os, shutil
 from pathlib import Path
 import pytest
 from finrag.config import Settings, repo_root
-from finrag.eval import format_summary, read_meta, read_results, regression_problems, run_eval, summarize
+from finrag.eval import read_meta, read_results, run_eval
+from finrag.report import format_summary, regression_problems, summarize
 
 REG = Path(__file__).parent/'regression'
 

@@ -86,7 +86,8 @@ def _scripted(messages, schema):
 def _core(home, **settings):
     "A started `FinragAPI` over `home`: hashing embedder, scripted model, its own metrics registry."
     from prometheus_client import CollectorRegistry
-    from finrag.api import FinragAPI, Metrics
+    from finrag.admission import Metrics
+    from finrag.api import FinragAPI
     from finrag.config import Settings
     from finrag.ingest import make_embedder
     from finrag.llm import FakeLLM

@@ -13,7 +13,8 @@ from contextlib import closing
 from pathlib import Path
 from finrag.config import Settings, repo_root
 from finrag.data import load
-from finrag.eval import format_summary, make_baseline, read_meta, read_results, run_eval, select_questions, summarize
+from finrag.eval import read_meta, read_results, run_eval, select_questions
+from finrag.report import format_summary, make_baseline, summarize
 
 REG = Path(__file__).resolve().parent
 DATASET = 'finqa/dev_200.json'
