@@ -15,7 +15,7 @@ from .config import FinragError
 __all__ = ['SCALE_RE', 'CURRENCIES', 'Format', 'LOADERS', 'Table', 'Filing', 'Page', 'Question', 'Fact', 'row_ref', 'table_ref',
            'currency', 'table_scale', 'table_currency', 'DataError', 'LoadReport', 'Dataset', 'make_table',
            'parse_page_id', 'split_sentences', 'read_json', 'load_finqa', 'load_convfinqa', 'fold_header', 'load_tatqa',
-           'detect_format', 'load', 'data_stats']
+           'load_filing_questions', 'detect_format', 'load', 'data_stats']
 
 # %% ../nbs/01_data.ipynb #baa3d8d5
 class Table(BaseModel):
@@ -68,6 +68,10 @@ class Question(BaseModel):
     conversation_id: Optional[str] = None  # ConvFinQA: the conversation this turn belongs to
     history: list[str] = Field(default_factory=list)  # earlier questions of the conversation, oldest first
     source: str = ''
+    unit: Optional[str] = None  # real-filing questions: USD, shares, fraction, ticker ...
+    files: list[str] = Field(default_factory=list)  # real-filing questions: the filings it needs (paths)
+    companies: list[str] = Field(default_factory=list)  # real-filing questions: the tickers it is about
+    scope: Optional[str] = None  # real-filing questions: `filing` (one filing) or `open` (several)
 
 class Fact(BaseModel):
     "A numeric inline XBRL fact (`ix:nonFraction`) of a filing and, once placed, the chunk and cell that show it."
@@ -317,8 +321,27 @@ def load_tatqa(path: Path | str, strict: bool = False) -> Dataset:
     return _collect(_records(read_json(path), file), lambda r, rid: _tat_record(r, rid, file), file, 'tatqa', strict)
 
 # %% ../nbs/01_data.ipynb #75590c3c
-Format = Literal['finqa', 'convfinqa', 'tatqa', 'auto']
-LOADERS = {'finqa': load_finqa, 'convfinqa': load_convfinqa, 'tatqa': load_tatqa}
+def _filing_question(rec: dict, rid: str, file: str) -> tuple[list[Page], list[Question]]:
+    "One real-filing question; its files resolved against the question file's folder."
+    names = _get(rec, 'filing', (str, list), file, rid)
+    names = [names] if isinstance(names, str) else _str_list(names, file, rid, 'filing')
+    cos = _get(rec, 'company', (str, list), file, rid, '')
+    ev = [e.get('ix_id') for e in _get(rec, 'evidence', list, file, rid, []) if isinstance(e, dict) and e.get('ix_id')]
+    answer = _get(rec, 'answer', (int, float, str), file, rid, default=None)
+    return [], [Question(id=rid, page_id='', text=_get(rec, 'question', str, file, rid).strip(), answer=answer,
+                         program=_get(rec, 'derivation', str, file, rid, '') or None, evidence=ev,
+                         answer_type=_get(rec, 'kind', str, file, rid), unit=_get(rec, 'unit', str, file, rid, '') or None,
+                         files=[str(Path(file).parent/n) for n in names], companies=[cos] if isinstance(cos, str) else list(cos),
+                         scope=_get(rec, 'scope', str, file, rid, 'filing'), source='filings')]
+
+def load_filing_questions(path: Path | str, strict: bool = False) -> Dataset:
+    "Load a JSON list of questions over real filings (`questions_dev.json`'s format)."
+    file = str(path)
+    return _collect(_records(read_json(path), file), lambda r, rid: _filing_question(r, rid, file), file, 'filings', strict)
+
+# %% ../nbs/01_data.ipynb #0c4dc32f
+Format = Literal['finqa', 'convfinqa', 'tatqa', 'filings', 'auto']
+LOADERS = {'finqa': load_finqa, 'convfinqa': load_convfinqa, 'tatqa': load_tatqa, 'filings': load_filing_questions}
 
 def detect_format(obj: Any, file: str) -> str:
     "Guess the format of parsed JSON from its first record's keys."
@@ -327,6 +350,7 @@ def detect_format(obj: Any, file: str) -> str:
     if {'pre_text', 'qa'} <= keys: return 'finqa'
     if {'questions', 'programs'} <= keys: return 'convfinqa'
     if {'paragraphs', 'questions'} <= keys: return 'tatqa'
+    if {'filing', 'question', 'kind'} <= keys: return 'filings'
     raise DataError(file, f"cannot tell the format from the first record's fields {sorted(keys)[:8]}; pass --format")
 
 def load(path: Path | str, fmt: Format = 'auto', strict: bool = False) -> Dataset:
@@ -335,7 +359,7 @@ def load(path: Path | str, fmt: Format = 'auto', strict: bool = False) -> Datase
     if fmt not in LOADERS: raise DataError(str(path), f"unknown format '{fmt}'; use one of {sorted(LOADERS)}")
     return LOADERS[fmt](path, strict=strict)
 
-# %% ../nbs/01_data.ipynb #dae0c9d1
+# %% ../nbs/01_data.ipynb #c3bba236
 def data_stats(paths: Iterable[Path | str], fmt: Format = 'auto') -> list[LoadReport]:
     "Load each file (directories are searched for `*.json`) and return its report."
     files = []
