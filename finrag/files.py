@@ -8,7 +8,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Optional, Sequence, Union
 from .config import Settings
-from .data import DataError, Fact
+from .data import DataError, Fact, Filing
 from .documents import Kind, document_paths, load_document
 from .ingest import Index, IngestReport, _connect, make_embedder
 
@@ -26,7 +26,8 @@ class FactStore:
             con.executescript("""CREATE TABLE IF NOT EXISTS facts (filing TEXT, company TEXT, id TEXT, concept TEXT, value REAL, unit TEXT,
                     start TEXT, "end" TEXT, instant TEXT, page_id TEXT, ref TEXT, chunk_id TEXT, json TEXT, PRIMARY KEY (filing, id));
                 CREATE INDEX IF NOT EXISTS facts_concept ON facts (concept, company);
-                CREATE INDEX IF NOT EXISTS facts_chunk ON facts (chunk_id);""")
+                CREATE INDEX IF NOT EXISTS facts_chunk ON facts (chunk_id);
+                CREATE TABLE IF NOT EXISTS filings (id TEXT PRIMARY KEY, json TEXT);""")
 
     def put(self, filing: str, company: Optional[str], facts: Sequence[Fact], chunk_ids: dict[tuple[str, str], str]):
         "Replace `filing`'s facts with `facts`; `chunk_ids` maps (page id, ref) to the chunk id that shows each."
@@ -52,6 +53,15 @@ class FactStore:
     def count(self, filing: str | None = None) -> int:
         return self._rows('SELECT COUNT(*) FROM facts' + (' WHERE filing=?' if filing else ''), [filing] if filing else [])[0][0]
 
+    def put_filing(self, filing: Filing):
+        "Record (or update) an ingested filing's metadata: what a question's company and period are resolved against."
+        with closing(_connect(self.path)) as con, con:
+            con.execute('INSERT OR REPLACE INTO filings VALUES (?,?)', (filing.id, filing.model_dump_json()))
+
+    def filings(self) -> list[Filing]:
+        "Every ingested filing, by id."
+        return [Filing.model_validate_json(j) for (j,) in self._rows('SELECT json FROM filings ORDER BY id', [])]
+
 # %% ../nbs/02a_files.ipynb #38df4e9f
 def fact_store(index: Index | Settings) -> FactStore:
     "The fact store beside an index (or the configured one), whether or not the index is open."
@@ -61,6 +71,7 @@ def fact_store(index: Index | Settings) -> FactStore:
 def _store_facts(index: Index, facts: list[Fact], pages: list) -> int:
     "Store a filing's facts, linked to the chunks of its pages now in the index; the number stored."
     filing = next((p.filing for p in pages if p.filing), None)
+    if filing is not None: fact_store(index).put_filing(filing)
     if filing is None or not facts: return 0
     ids = {(c.page_id, c.ref): c.id for p in pages for c in index.page_chunks(p.id)}
     fact_store(index).put(filing.id, filing.ticker, facts, ids)

@@ -232,10 +232,12 @@ def _rank(self: Retriever, question: str, chunks: list[Chunk], dense: np.ndarray
             for r, i in enumerate(order)]
 
 # %% ../nbs/03_retrieve.ipynb #cdf0bbef
-def _where(page_id: str | None, company: str | None, year: int | None, kinds: Sequence[str] | None) -> Optional[dict]:
+def _where(page_id: str | None, company: str | None, year: int | None, kinds: Sequence[str] | None,
+           filings: Sequence[str] | None = None) -> Optional[dict]:
     "A Chroma `where` filter from the optional constraints."
     conds = [{k: v} for k, v in (('page_id', page_id), ('company', company), ('year', year)) if v is not None]
     if kinds: conds.append({'kind': {'$in': list(kinds)}})
+    if filings: conds.append({'filing': {'$in': list(filings)}})
     return None if not conds else conds[0] if len(conds) == 1 else {'$and': conds}
 
 @patch
@@ -278,25 +280,28 @@ def _open_candidates(self: Retriever, qvec: np.ndarray, tokens: list[str], where
 
 # %% ../nbs/03_retrieve.ipynb #75db50ca
 @patch
-def _bm25_mask(self: Retriever, company: str | None, year: int | None, kinds: Sequence[str] | None) -> Optional[np.ndarray]:
-    "A mask over the BM25 corpus for the company/year/kind filter (None when there is no filter)."
-    if company is None and year is None and not kinds: return None
+def _bm25_mask(self: Retriever, company: str | None, year: int | None, kinds: Sequence[str] | None,
+               filings: Sequence[str] | None = None) -> Optional[np.ndarray]:
+    "A mask over the BM25 corpus for the company/year/kind/filing filter (None when there is no filter)."
+    if company is None and year is None and not kinds and not filings: return None
     bm = self.index.bm25
     if getattr(self, '_meta_gen', None) != bm.generation:
         meta = {c.id: c for c in self.index.store.all_chunks()}
-        self._meta = {f: np.array([getattr(meta[i], f) if i in meta else None for i in bm.ids], dtype=object) for f in ('company', 'year', 'kind')}
+        self._meta = {f: np.array([getattr(meta[i], f) if i in meta else None for i in bm.ids], dtype=object) for f in ('company', 'year', 'kind', 'filing')}
         self._meta_gen = bm.generation
     mask = np.ones(len(bm.ids), dtype=bool)
     if company is not None: mask &= self._meta['company'] == company
     if year is not None: mask &= self._meta['year'] == year
     if kinds: mask &= np.isin(self._meta['kind'], list(kinds))
+    if filings: mask &= np.isin(self._meta['filing'], list(filings))
     return mask
 
 # %% ../nbs/03_retrieve.ipynb #231d9699
 @patch
 def retrieve(self: Retriever, question: str, page_id: str | None = None, company: str | None = None, year: int | None = None,
-             k: int = 10, mode: Mode | None = None, kinds: Sequence[str] | None = None, rerank: bool = True) -> list[Evidence]:
-    "The `k` best chunks for `question`, page-scoped when `page_id` is given, else over the corpus (filtered)."
+             k: int = 10, mode: Mode | None = None, kinds: Sequence[str] | None = None, rerank: bool = True,
+             filings: Sequence[str] | None = None) -> list[Evidence]:
+    "The `k` best chunks for `question`, page-scoped when `page_id` is given, else over the corpus (filtered; `filings`: chunks of those filings only)."
     if not question or not question.strip(): raise RetrievalError("the question is empty")
     mode = mode or ('page' if page_id else 'open')
     if mode == 'page' and not page_id: raise RetrievalError("page mode needs a page id", hint="pass page_id, or use mode='open'")
@@ -306,7 +311,7 @@ def retrieve(self: Retriever, question: str, page_id: str | None = None, company
         keep = [i for i, c in enumerate(chunks) if c.kind in (kinds or PAGE_KINDS)]
         chunks, vecs = [chunks[i] for i in keep], vecs[keep]
         return self._rank(question, chunks, vecs @ qvec, self._bm25_for(tokens, [c.id for c in chunks]), k, rerank)
-    ids, dense, bm25 = self._open_candidates(qvec, tokens, _where(None, company, year, kinds), self._bm25_mask(company, year, kinds))
+    ids, dense, bm25 = self._open_candidates(qvec, tokens, _where(None, company, year, kinds, filings), self._bm25_mask(company, year, kinds, filings))
     by_id = self.index.store.chunks_by_id(ids)
     ids = [i for i in ids if i in by_id]
     if not ids: return []
