@@ -10,8 +10,8 @@ from .config import FinragError
 # %% auto #0
 __all__ = ['SCALES', 'YEAR_RE', 'STOP', 'AgentError', 'Number', 'find_numbers', 'parse_number', 'same', 'years', 'first_year',
            'column_years', 'no_years', 'Item', 'injection_flags', 'make_items', 'render_items', 'source_name',
-           'source_label', 'Place', 'place_value', 'places', 'bare_year', 'slug', 'place_name', 'name_words', 'Value',
-           'value_at', 'item_of']
+           'source_label', 'header_number', 'header_item', 'Place', 'place_value', 'places', 'bare_year', 'slug',
+           'place_name', 'name_words', 'Value', 'value_at', 'item_of']
 
 # %% ../nbs/05_evidence.ipynb #de17f96f
 class AgentError(FinragError):
@@ -131,6 +131,28 @@ def source_label(source: str) -> str:
     m = re.search(r'\[?([RS]\d+)\]?\s*$', source.strip())
     return m.group(1) if m else source.strip()
 
+# %% ../nbs/05_evidence.ipynb #76559748
+_DATE = re.compile(r'\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b\.?|\d{1,2}/\d{1,2}/\d{2,4}|\b\d{1,2}/\d{2,4}\b', re.I)
+_TAIL = re.compile(r'(?:(?<=\s)|^)(\(\s*)?-?\s*\$?\s*(\d[\d,]*(?:\.\d+)?|\.\d+)\s*\)?\s*%?(?:\s*\(\s*-?[\d.]+\s*%\s*\))?\s*$')
+
+def header_number(cell: str) -> Optional[str]:
+    "The number a header cell holds when the cell is data (`$ 24800`, `21829`, `high $ 17.84`, `subscribers ( millions ) 246`), else None."
+    if _DATE.search(cell): return None
+    m = _TAIL.search(cell)
+    if not m: return None
+    quote, digits, before = cell[m.start():].strip(), m.group(2), cell[:m.start()].strip()
+    if '$' not in quote and '%' not in quote:
+        if YEAR_RE.fullmatch(digits) or re.fullmatch(r'\d', digits) or m.group(1): return None  # a year, a footnote mark `( 1 )`
+        if before and not before.endswith(')'): return None  # a name that ends in a number: `s&p 500`, `2021 -22`
+    return quote
+
+# %% ../nbs/05_evidence.ipynb #531208c8
+def header_item(it: Item) -> Optional[Item]:
+    "The header of a row's table as an item of its own (same label and chunk), when the header is a row of data; else None."
+    if it.kind != 'row' or len(it.header) < 2 or not any(header_number(c) for c in it.header[1:]): return None
+    return Item(label=it.label, chunk_id=it.chunk_id, ref=re.sub(r'_\d+$', '_0', it.ref), kind='row', text=' | '.join(it.header),
+                header=[''] * len(it.header), cells=list(it.header), scale=it.scale, currency=it.currency)
+
 # %% ../nbs/05_evidence.ipynb #acac2774
 class Place(BaseModel):
     "One number shown to the model: where it is and how it is written."
@@ -167,17 +189,29 @@ def _row_places(it: Item) -> list[Place]:
                   percent=ns[0].percent) for j, cell in enumerate(it.cells[1:], 1) if (ns := find_numbers(cell))]
 
 def places(items: Sequence[Item], number: Optional[float] = None) -> list[Place]:
-    "Every number in the items shown, in item order (row cells by column, then a sentence's numbers); with `number`, those that hold it."
+    "Every number in the items shown, in item order (row cells by column, then a sentence's numbers), then the numbers of headers that are data; with `number`, those that hold it."
     out = []
     for it in items:
         if it.kind == 'row': out += _row_places(it)
         else: out += [Place(item=it, quote=it.text[n.start:n.end].strip(), magnitude=abs(n.value), percent=n.percent,
                             scale=SCALES[n.scale] if n.scale else 1.0) for n in find_numbers(it.text)]
+    out += _header_places(items)
     return out if number is None else [p for p in out if place_value(p, abs(number)) is not None]
 
 def bare_year(p: Place) -> bool:
     "Whether a sentence's number is a year as written (`2019`), not an amount (`$ 2,019`, `2019.5`, `2,000`)."
     return p.item.kind != 'row' and bool(YEAR_RE.fullmatch(p.quote.strip()))
+
+# %% ../nbs/05_evidence.ipynb #46325615
+def _header_places(items: Sequence[Item]) -> list[Place]:
+    "The numbers in the headers of the tables shown that are rows of data (FinQA's first row), each table once."
+    out, seen = [], set()
+    for it in items:
+        if (h := header_item(it)) is None or tuple(it.header) in seen: continue
+        seen.add(tuple(it.header))
+        out += [Place(item=h, quote=q, magnitude=abs(n.value), percent=n.percent)
+                for c in h.cells[1:] if (q := header_number(c)) for n in find_numbers(q)[:1]]
+    return out
 
 # %% ../nbs/05_evidence.ipynb #59cfb45a
 def slug(text: str, n: int = 28) -> str:

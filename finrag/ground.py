@@ -4,14 +4,14 @@
 from __future__ import annotations
 import ast, re
 from typing import Optional, Sequence
-from .evidence import (Item, Place, Value, find_numbers, parse_number, same, years, column_years, no_years, places, bare_year,
-                       place_value, place_name, name_words, value_at, item_of, source_label, STOP, SCALES)
+from .evidence import (Item, Number, Place, Value, find_numbers, parse_number, same, years, column_years, no_years, places, bare_year,
+                       place_value, place_name, name_words, value_at, item_of, source_label, header_item, header_number, STOP, SCALES, YEAR_RE)
 from .sandbox import parse_expression
 
 # %% auto #0
 __all__ = ['PLAIN_CONSTANTS', 'match_column', 'ground_row', 'ground_text', 'recite', 'ground_one', 'ground_values',
            'question_numbers', 'lift_literals', 'allowed_years', 'off_year', 'name_fit', 'best_cell', 'year_cell',
-           'year_place', 'shared_places', 'read_names', 'year_literals']
+           'year_place', 'shared_places', 'respectively_pairs', 'respectively_read', 'read_names', 'year_literals']
 
 # %% ../nbs/05a_ground.ipynb #4e66980b
 def _norm(s: str) -> str: return re.sub(r'\s+', ' ', str(s).lower()).strip()
@@ -36,6 +36,9 @@ def ground_row(item: Item, column: str, written: str) -> tuple[Optional[float], 
     for j, cell in enumerate(item.cells[1:], 1):
         if want is not None and parse_number(cell) is not None and same(parse_number(cell), want):
             return want, cell, item.header[j] if j < len(item.header) else None, 'matched the written value to a cell'
+    for cell in (h.cells[1:] if (h := header_item(item)) else []):  # a header that is a row of data (FinQA's first row)
+        if want is not None and (q := header_number(cell)) and same(parse_number(q), want):
+            return want, q, h.cells[0] or None, 'matched the written value to a number in the header row'
     return None, written, column or None, f"no column '{column}' in {item.label} and '{written}' is not one of its cells"
 
 def ground_text(item: Item, written: str) -> tuple[Optional[float], str, str]:
@@ -170,8 +173,9 @@ def off_year(values: Sequence[Value], items: Sequence[Item], question: str) -> l
 
 # %% ../nbs/05a_ground.ipynb #3cf03a20
 def name_fit(name: str, p: Place) -> tuple[int, int]:
-    "How well `p` fits `name`: (whether its row or column states the name's year, how many of the name's words it shares)."
-    return int(bool(years(name) & column_years(p.where))), len(name_words(name) & name_words(p.where))
+    "How well `p` fits `name`: (whether its row or column states the name's year, how many of the name's words its label and column hold, spaces dropped: PDF text glues words, `pointincrease`)."
+    glued = re.sub(r'[^a-z0-9]', '', p.where.lower())
+    return int(bool(years(name) & column_years(p.where))), sum(1 for w in name_words(name) if w in glued)
 
 def best_cell(name: str, items: Sequence[Item]) -> Optional[tuple[Place, tuple[int, int]]]:
     "The table cell that fits `name` strictly best, with its fit (None when no cell, or a tie)."
@@ -206,6 +210,58 @@ def shared_places(names: Sequence[str], number: float, items: Sequence[Item]) ->
         if k != keep and (best := best_cell(k, items)) and best[1] > here[k]: moves[k] = best[0]
     return moves
 
+# %% ../nbs/05a_ground.ipynb #1896dc67
+_MONTH = re.compile(r'\b(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?\s*$', re.I)
+_ASIDE = re.compile(r'\([^()]*[a-z][^()]*\)')  # `( of which $ 20 million was in stock )`
+
+def _is_year(text: str, n: Number) -> bool: return bool(YEAR_RE.fullmatch(text[n.start:n.end].strip().rstrip(' ,')))
+def _after_month(text: str, n: Number) -> bool: return bool(_MONTH.search(text[max(0, n.start - 12):n.start]))
+
+def _years_before(text: str, nums: Sequence[Number], i: int) -> tuple[int, list[int]]:
+    "The run of years that ends at `nums[i]` (a month's day before a year belongs to it): (the index before the run, its years)."
+    ys = []
+    while i >= 0 and (_is_year(text, nums[i]) or (i + 1 < len(nums) and _is_year(text, nums[i + 1]) and _after_month(text, nums[i]))):
+        if _is_year(text, nums[i]): ys.insert(0, int(nums[i].value))
+        i -= 1
+    return i, ys
+
+def _years_last(text: str, nums: Sequence[Number], i: int, ys: list[int]) -> list[tuple[int, Number]]:
+    "`A , B and C in 2011 , 2010 and 2009`: the amounts up to `nums[i]` since the last year before them, one per year."
+    k = i
+    while k >= 0 and not _is_year(text, nums[k]): k -= 1
+    amounts = [n for n in nums[k + 1:i + 1] if not n.percent]
+    return list(zip(ys, amounts)) if len(set(ys)) == len(ys) == len(amounts) else []
+
+def _years_first(text: str, nums: Sequence[Number]) -> list[tuple[int, Number]]:
+    "`at december 31 , 2014 and 2013 was A and B`: the amounts at the end, after a run of years."
+    j = len(nums) - 1
+    while j >= 0 and not _is_year(text, nums[j]) and not nums[j].percent: j -= 1
+    amounts = [n for n in nums[j + 1:] if not (n.value <= 31 and _after_month(text, n))]
+    ys = _years_before(text, nums, j)[1]
+    return list(zip(ys, amounts)) if len(ys) >= 2 and len(set(ys)) == len(ys) == len(amounts) else []
+
+def respectively_pairs(text: str) -> list[list[tuple[int, Number]]]:
+    "For each `A , B and C in 2011 , 2010 and 2009 , respectively` (or `in 2011 and 2010 ... A and B , respectively`) of a sentence, [(year, amount)] in order; none when the counts differ."
+    text, out = _ASIDE.sub(lambda m: ' ' * len(m.group()), text), []
+    for m in re.finditer(r'respectively', text, re.I):
+        nums = find_numbers(text[:m.start()])
+        i, ys = _years_before(text, nums, len(nums) - 1)
+        if pairs := (_years_last(text, nums, i, ys) if len(ys) >= 2 else _years_first(text, nums)): out.append(pairs)
+    return out
+
+# %% ../nbs/05a_ground.ipynb #525d631b
+def respectively_read(name: str, number: float, items: Sequence[Item]) -> Optional[tuple[Item, str, float, int]]:
+    "(sentence, quote, amount, year written) when `number` is an amount a `respectively` sentence pairs with another year than the one `name` states."
+    if len(ys := years(name)) != 1: return None
+    y = next(iter(ys))
+    for it in items:
+        if it.kind == 'row': continue
+        for pairs in respectively_pairs(it.text):
+            at = dict(pairs)
+            hit = [yr for yr, n in pairs if any(same(abs(number), abs(x)) for x in [n.value] + ([n.value * SCALES[n.scale]] if n.scale else []))]
+            if y in at and hit and y not in hit: return it, it.text[at[y].start:at[y].end].strip(), at[y].value, hit[0]
+    return None
+
 # %% ../nbs/05a_ground.ipynb #ea3fca7e
 def _sharing(given: dict[str, float]) -> dict[float, list[str]]:
     "Numbers given to two or more names, with those names."
@@ -214,8 +270,13 @@ def _sharing(given: dict[str, float]) -> dict[float, list[str]]:
     return {v: ks for v, ks in by.items() if len(ks) > 1}
 
 def read_names(given: dict[str, float], items: Sequence[Item]) -> tuple[dict[str, float], list[tuple[str, str, str]]]:
-    "The numbers for the model's names after reading the cell each name fits; (label, quote, why) of each cell so read."
+    "The numbers for the model's names after reading the cell (or the `respectively` amount) each name fits; (label, quote, why) of each so read."
     given, read, done = dict(given), [], set()
+    for k, v in list(given.items()):
+        if (found := respectively_read(k, v, items)) is None: continue
+        it, quote, given[k], other = found
+        read.append((it.label, quote, f"named {k} but written {v:g}, the amount {it.label} gives for {other}: "
+                                      f"read the amount it gives for {min(years(k))} ({quote})"))
     for k, v in list(given.items()):
         if (moved := year_cell(k, v, items)) is None: continue
         (p, q), done = moved, done | {k}; given[k] = q.written  # the cell's own sign
