@@ -65,7 +65,8 @@ def agent_prompts(agent: Any = None) -> dict[str, str]:
 # %% ../nbs/06a_eval.ipynb #3a8b71c3
 def _jsonable(v: Any) -> Any: return str(v) if isinstance(v, Path) else v
 
-ANSWER_MODULES = ('finrag.agent', 'finrag.evidence', 'finrag.ground', 'finrag.conventions', 'finrag.answer', 'finrag.retrieve', 'finrag.ingest', 'finrag.llm', 'finrag.sandbox', 'finrag.data')
+ANSWER_MODULES = ('finrag.agent', 'finrag.evidence', 'finrag.ground', 'finrag.conventions', 'finrag.answer', 'finrag.retrieve', 'finrag.ingest',
+                  'finrag.llm', 'finrag.sandbox', 'finrag.data', 'finrag.scope', 'finrag.facts', 'finrag.files')
 
 def code_hash(modules: Sequence[str] = ANSWER_MODULES) -> str:
     "A short hash of the source files of `modules` (the code that turns a question into an answer)."
@@ -76,12 +77,12 @@ def code_hash(modules: Sequence[str] = ANSWER_MODULES) -> str:
 
 def run_config(path: Path | str, settings: Settings, provider: str, model: str, prompts: dict[str, str], mode: str = 'page',
                limit: int | None = None, sample_seed: int | None = None, tatqa_types: Sequence[str] = ('arithmetic', 'count'),
-               question_ids: Sequence[str] | None = None) -> dict:
-    "Everything that determines a run's answers, and the run id hashed from it."
+               question_ids: Sequence[str] | None = None, code: str | None = None) -> dict:
+    "Everything that determines a run's answers, and the run id hashed from it (`code`: `code_hash()` taken when the modules were loaded)."
     key = dict(dataset_sha256=file_sha256(path), limit=limit, sample_seed=sample_seed, mode=mode, tatqa_types=list(tatqa_types),
                question_ids=sorted(question_ids) if question_ids is not None else None, provider=provider, model=model, prompts=prompts,
                settings={k: _jsonable(getattr(settings, k)) for k in RUN_SETTINGS}, reranker=resolved_reranker(settings),
-               code=code_hash())
+               code=code or code_hash())
     rid = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     return dict(run_id=rid, dataset=str(path), dataset_name=Path(path).stem, **key)
 
@@ -241,8 +242,9 @@ def run_eval(path: Path | str, out_dir: Path | str | None = None, limit: int | N
     settings = eval_settings(settings or Settings(), ds)
     qs = select_questions(ds, limit, sample_seed, tatqa_types, question_ids)
     if not qs: raise EvalError(f"{path}: no questions to evaluate", hint="check --limit, the TAT-QA answer types or the question ids")
+    code = code_hash()  # now: the modules this process runs, not what is on disk after a long ingest
     agent = agent or _default_agent(settings, ds, qs, mode, progress)
-    cfg = run_config(path, settings, agent.llm.provider, agent.llm.model, agent_prompts(agent), mode, limit, sample_seed, tatqa_types, question_ids)
+    cfg = run_config(path, settings, agent.llm.provider, agent.llm.model, agent_prompts(agent), mode, limit, sample_seed, tatqa_types, question_ids, code)
     run_dir = Path(out_dir or settings.home/'runs')/run_name(cfg)
     with run_lock(run_dir):
         done = read_results(run_dir)

@@ -5,15 +5,16 @@
 # %% ../nbs/03b_facts.ipynb #5409a3b5
 from __future__ import annotations
 import datetime as dt, math, re
+from itertools import zip_longest
 from typing import Optional, Sequence
 from pydantic import BaseModel
 from .data import Fact, Filing
 from .files import FactStore
-from .scope import Period, Scope, company_aliases
+from .scope import Period, Scope, company_aliases, company_periods
 
 # %% auto #0
 __all__ = ['FILLER', 'stems', 'fact_words', 'fiscal_year_end', 'fiscal_year_of', 'fact_months', 'fiscal_quarter_of',
-           'period_fits', 'FactHit', 'fact_score', 'question_stems', 'find_facts']
+           'period_fits', 'FactHit', 'fact_score', 'question_stems', 'find_facts', 'scoped_evidence']
 
 # %% ../nbs/03b_facts.ipynb #2be0aa87
 _WORD_RE = re.compile(r'[A-Z]?[a-z]+|[A-Z]+(?![a-z])')
@@ -114,3 +115,21 @@ def find_facts(question: str, scope: Scope, filings: Sequence[Filing], store: Fa
     best = {}
     for h in sorted(hits, key=lambda h: -h.score): best.setdefault(h.chunk_id, h)
     return list(best.values())[:k]
+
+# %% ../nbs/03b_facts.ipynb #09c66ad7
+def _interleave(lists: Sequence[list]) -> list:
+    "The first of each list, then the second of each, ..."
+    return [x for group in zip_longest(*lists) for x in group if x is not None]
+
+def scoped_evidence(retriever, question: str, scope: Scope, filings: Sequence[Filing], k: int = 12) -> list:
+    "Evidence for `question` within `scope`: chunks showing its facts, then the retriever's best chunks of each filing in scope (each chunk once)."
+    from finrag.files import fact_store
+    from finrag.retrieve import Evidence
+    index = retriever.index
+    hits = find_facts(question, scope, filings, fact_store(index), k=4, periods=company_periods(question, filings))
+    by_id = index.store.chunks_by_id([h.chunk_id for h in hits])
+    ev = [Evidence(chunk=by_id[h.chunk_id], scores={'fact': h.score}, rank=i) for i, h in enumerate(hits, 1) if h.chunk_id in by_id]
+    per = max(k // max(len(scope.filings), 1), 4)
+    found = _interleave([retriever.retrieve(question, k=per, filings=[f]) for f in scope.filings])
+    seen = {e.chunk.id for e in ev}
+    return ev + [e for e in found if e.chunk.id not in seen and not seen.add(e.chunk.id)]
