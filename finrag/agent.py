@@ -8,18 +8,20 @@ import ast, json, re, time
 from typing import Any, Callable, Optional, Sequence
 from pydantic import BaseModel, Field
 from .config import FinragError, Settings
+from .data import CURRENCIES
 from .llm import LLM, Completion, Prompt, load_prompt
 from .sandbox import SandboxError, evaluate, expression_names, parse_expression, substitute
 from .evidence import AgentError, Item, Value, injection_flags, make_items, render_items, source_name, years
 from .ground import PLAIN_CONSTANTS, ground_values, lift_literals, off_year, question_numbers, read_names, recite, year_literals
 from .conventions import BY_HOW_MUCH, apply_conventions, cited_rules, is_relative_change, name_rules, strip_times_100
-from .answer import Answer, Kind, Stage, answer_kind, display, format_answer, same_unit, unit_of  # format_answer: the CLI's import
+from .answer import (WHICH_Q, Answer, Kind, Stage, answer_kind, compare_winner, display, format_answer, same_unit,  # format_answer: the CLI's
+                           unit_of)
 
 # %% auto #0
 __all__ = ['NAME_PATTERN', 'EXPR_PATTERN', 'INLINE_PATTERN', 'INLINE_SCHEMA', 'NAMED_SCHEMA', 'parse_json', 'Variable', 'Spec',
-           'form_error', 'check_spec', 'answer_schema', 'normalise_expression', 'bind_names', 'split_answer',
-           'cite_literals', 'tidy_names', 'numbers_for_names', 'inline_spec', 'send_back', 'fail_at', 'Declined',
-           'Agent']
+           'several_filings', 'form_error', 'check_spec', 'answer_schema', 'normalise_expression', 'bind_names',
+           'split_answer', 'cite_literals', 'tidy_names', 'numbers_for_names', 'inline_spec', 'send_back', 'fail_at',
+           'Declined', 'count_of_money', 'Agent']
 
 # %% ../nbs/05d_agent.ipynb #9132201e
 def parse_json(text: str) -> dict:
@@ -50,11 +52,17 @@ _CHANGE_Q = re.compile(r'\b(change|difference)\b', re.I)
 _RATIO_Q = re.compile(r'\b(ratio|portion|share|proportion|fraction|times|rate|return)\b', re.I)
 _PERCENT_WORDS = re.compile(r'percent|percentage|%|growth rate|rate of (growth|change|increase|decrease)|\bmargin\b', re.I)
 
-def form_error(question: str, expr: str) -> Optional[str]:
-    "Why the expression's form cannot answer the question's form (None when it can)."
+def several_filings(items: Sequence[Item]) -> bool:
+    "Whether the evidence comes from more than one filing (a question about several companies)."
+    return len({it.filing for it in items if it.filing}) > 1
+
+def form_error(question: str, expr: str, several: bool = False) -> Optional[str]:
+    "Why the expression's form cannot answer the question's form (None when it can); `several`: the evidence is from several companies' filings."
     body = parse_expression(expr).body
     if _YESNO_Q.match(question) and not isinstance(body, ast.Compare):
         return "the question asks yes or no: write the expression as a comparison such as a > b"
+    if several and WHICH_Q.match(question) and not isinstance(body, ast.Compare):
+        return "the question asks which company: write the expression as a comparison of their values, such as a > b"
     if _CHANGE_Q.search(question) and not (_PERCENT_WORDS.search(question) or _RATIO_Q.search(question)) and is_relative_change(body):
         return "the question asks for a change, not a percentage change: write new - old without dividing"
     return None
@@ -73,7 +81,7 @@ def check_spec(obj: dict, question: str, items: Sequence[Item] = ()) -> Spec:
         raise AgentError(f"the expression uses the year {ys[0]} as a number; a year names a column: use a variable for the value")
     unknown = [n for n in expression_names(spec.expression) if n not in names]
     if unknown: raise AgentError(f"the expression uses {', '.join(unknown)} but defines only {', '.join(names)}")
-    if why := form_error(question, spec.expression): raise AgentError(why)
+    if why := form_error(question, spec.expression, several_filings(items)): raise AgentError(why)
     return spec
 
 # %% ../nbs/05d_agent.ipynb #a0c5a7f9
@@ -193,7 +201,7 @@ def inline_spec(obj: dict, question: str, items: Sequence[Item], profile: str = 
     except SandboxError as e: raise AgentError(f"the expression is not valid arithmetic: {e}") from None
     if ys := year_literals(expr, items):
         raise AgentError(f"the expression uses the year {ys[0]} as a number; a year names a column: use the value in that column")
-    if why := form_error(question, expr): raise AgentError(why)
+    if why := form_error(question, expr, several_filings(items)): raise AgentError(why)
     named, values, missing = lift_literals(expr, question, items)
     for v in values:
         why = next((note for label, quote, note in read if (v.source, v.quote) == (label, quote)), None)
@@ -240,6 +248,14 @@ def _ungrounded(bad: Sequence[Value]) -> AgentError:
 
 class Declined(AgentError):
     "What the question asks is not in the ingested filings (or it names no company among several): the answer says so, with no number."
+
+_COUNT_Q = re.compile(r'\bhow many\b(?!\s+(?:dollars|euros|pounds|yen|millions|billions|thousands)\b)', re.I)
+
+def count_of_money(question: str, unit: Optional[str]) -> Optional[str]:
+    "Why an amount of money cannot answer a question that asks how many (units sold, deliveries, employees), else None."
+    if _COUNT_Q.search(question) and unit in CURRENCIES.values():
+        return f"the question asks how many, and the numbers found are amounts of money ({unit})"
+    return None
 
 def _read_flags(values: Sequence[Value]) -> list[str]:
     "A flag for each value read from another cell than the number the model wrote."
@@ -407,6 +423,7 @@ class Agent:
         st = Stage(stage='evaluate'); ans.trace.append(st); t0 = time.perf_counter()
         inner, times_100 = strip_times_100(spec.expression)
         unit, scale, factor = unit_of(inner, values, items)
+        if ans.scope and (why := count_of_money(ans.question, unit)): raise Declined(f"not found in the ingested filings: {why}")
         kind, why = answer_kind(unit, spec.kind, ans.question)
         expr = inner if kind == 'percent' and times_100 else spec.expression
         if expr is inner and times_100: ans.flags.append('removed a top-level * 100: percentages are computed as fractions')
@@ -421,4 +438,5 @@ class Agent:
         ans.scale = scale if kind == 'number' else None
         ans.base_value = None if isinstance(val, bool) else val * (factor if ans.scale else 1)
         ans.display = display(val, kind, ans.unit, ans.scale)
+        if who := compare_winner(ans.question, expr, values, items, val): ans.company = ans.display = who
         cite_literals(ans, expr)

@@ -13,8 +13,9 @@ from .data import CURRENCIES, SCALE_RE, currency
 from .sandbox import parse_expression
 
 # %% auto #0
-__all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'value_unit', 'result_unit',
-           'answer_kind', 'display', 'unit_of', 'value_display', 'format_answer']
+__all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'WHICH_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'value_unit',
+           'result_unit', 'answer_kind', 'display', 'unit_of', 'ticker_of', 'compare_winner', 'value_display',
+           'format_answer']
 
 # %% ../nbs/05c_answer.ipynb #e12a6fe9
 Kind = Literal['number', 'percent', 'yes/no']
@@ -53,6 +54,7 @@ class Answer(BaseModel):
     flags: list[str] = Field(default_factory=list)
     conversation_id: Optional[str] = None
     scope: Optional[str] = None  # open questions over filings: the companies, period and filings searched
+    company: Optional[str] = None  # a 'which company' question's answer (ticker)
     declined: Optional[str] = None  # why no figure is given: what the question asks is not in the ingested filings
 
     @property
@@ -197,6 +199,27 @@ def unit_of(expr: str, values: Sequence[Value], items: Sequence[Item]) -> tuple[
     return unit, SCALE_NAMES.get(factor) if factor else None, factor
 
 # %% ../nbs/05c_answer.ipynb #1fd55bd3
+WHICH_Q = re.compile(r'^\s*(?:in\s+)?which\b', re.I)
+
+def ticker_of(filing: Optional[str]) -> Optional[str]:
+    "The filer in a filing id: `AAPL-10-K-2024-09-28` -> `AAPL`."
+    return filing.split('-')[0] if filing else None
+
+def _side(node: ast.AST, values: Sequence[Value], items: Sequence[Item]) -> set:
+    "The companies whose values one side of a comparison uses."
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return {ticker_of(getattr(item_of(v, items), 'filing', None)) for v in values if v.name in names}
+
+def compare_winner(question: str, expr: str, values: Sequence[Value], items: Sequence[Item], result: object) -> Optional[str]:
+    "For a 'which ...' question answered by comparing two companies' values: the company whose side the comparison favours."
+    if not isinstance(result, bool) or not WHICH_Q.match(question): return None
+    node = parse_expression(expr).body
+    if not isinstance(node, ast.Compare) or len(node.ops) != 1 or not isinstance(node.ops[0], (ast.Gt, ast.GtE, ast.Lt, ast.LtE)): return None
+    left, right = _side(node.left, values, items), _side(node.comparators[0], values, items)
+    if len(left) != 1 or len(right) != 1 or left == right or None in left | right: return None
+    return next(iter(left if result else right))
+
+# %% ../nbs/05c_answer.ipynb #a94ee4b0
 def _source(v: Value, items: dict[str, Item], page_id: str | None) -> str:
     "Where a value came from, in words."
     it = items.get(v.source)

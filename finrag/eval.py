@@ -147,6 +147,7 @@ def answer_fields(ans: Any) -> dict:
     "The parts of an agent `Answer` that go into a record."
     trace = [_stage_record(s) for s in ans.trace]
     return dict(asked=ans.question, prediction=ans.finqa_value, base_value=ans.base_value, unit=ans.unit, answer_scale=ans.scale,
+                company=ans.company, declined=ans.declined, scope_note=ans.scope,
                 display=ans.display, kind=ans.kind, expression=ans.expression,
                 substituted=ans.substituted, values=[v.model_dump() for v in ans.values],
                 evidence=[dict(label=i.label, ref=i.ref, kind=i.kind, text=i.text[:300]) for i in ans.evidence],
@@ -173,7 +174,8 @@ def make_record(q: Question, ans: Any, page: Optional[Page], latency_s: float) -
 
 def scored_prediction(q: Question, rec: dict) -> Any:
     "What the benchmark's rule compares: the prediction, or for a real-filing question its value in base units."
-    return rec['base_value'] if q.source == 'filings' and rec.get('base_value') is not None else rec['prediction']
+    if q.source != 'filings': return rec['prediction']
+    return rec.get('company') or (rec['base_value'] if rec.get('base_value') is not None else rec['prediction'])
 
 # %% ../nbs/06a_eval.ipynb #960bbcff
 Mode = Literal['page', 'open']
