@@ -13,8 +13,9 @@ from .files import FactStore
 from .scope import Period, Scope, company_aliases, company_periods
 
 # %% auto #0
-__all__ = ['FILLER', 'stems', 'fact_words', 'fiscal_year_end', 'fiscal_year_of', 'fact_months', 'fiscal_quarter_of',
-           'period_fits', 'FactHit', 'fact_score', 'question_stems', 'find_facts', 'scoped_evidence']
+__all__ = ['FILLER', 'MARGIN_RE', 'TOP_LINE', 'stems', 'fact_words', 'fiscal_year_end', 'fiscal_year_of', 'fact_months',
+           'fiscal_quarter_of', 'period_fits', 'FactHit', 'fact_score', 'question_stems', 'find_facts',
+           'scoped_evidence']
 
 # %% ../nbs/03b_facts.ipynb #2be0aa87
 _WORD_RE = re.compile(r'[A-Z]?[a-z]+|[A-Z]+(?![a-z])')
@@ -100,20 +101,26 @@ def question_stems(question: str, filings: Sequence[Filing]) -> set[str]:
     return stems(question, names | {n[:5] for n in names})
 
 # %% ../nbs/03b_facts.ipynb #ba526b47
-def find_facts(question: str, scope: Scope, filings: Sequence[Filing], store: FactStore, k: int = 6,
-               periods: dict[str, Period] | None = None) -> list[FactHit]:
-    "The `k` best facts (one per chunk) of the filings in `scope` for `question`'s words and period."
-    by_id = {f.id: f for f in filings}
-    q = question_stems(question, filings)
-    hits = []
+MARGIN_RE = re.compile(r'\bmargins?\b', re.I)
+TOP_LINE = 'total revenues net sales'  # what a margin is a share of
+
+def _hits(q: set[str], scope: Scope, filings: Sequence[Filing], store: FactStore, periods: dict[str, Period]) -> list[FactHit]:
+    "Every fact of the filings in scope that fits its company's period and matches stems `q`, best first."
+    by_id, hits = {f.id: f for f in filings}, []
     for fid in scope.filings:
-        f = by_id.get(fid)
-        if f is None: continue
-        p = (periods or {}).get(f.ticker or '', scope.period)
+        if (f := by_id.get(fid)) is None: continue
+        p = periods.get(f.ticker or '', scope.period)
         hits += [FactHit(fact=x, chunk_id=cid, filing=fid, score=s) for x, cid in store.find(filing=fid)
                  if cid and not x.hidden and period_fits(x, f, p) and (s := fact_score(q, x)) > 0]
+    return sorted(hits, key=lambda h: -h.score)
+
+def find_facts(question: str, scope: Scope, filings: Sequence[Filing], store: FactStore, k: int = 6,
+               periods: dict[str, Period] | None = None) -> list[FactHit]:
+    "The `k` best facts (one per chunk) of the filings in `scope` for `question`'s words and period; for a margin, the top line too."
+    hits = _hits(question_stems(question, filings), scope, filings, store, periods or {})
+    if MARGIN_RE.search(question): hits += _hits(stems(TOP_LINE), scope, filings, store, periods or {})[:len(scope.filings)]
     best = {}
-    for h in sorted(hits, key=lambda h: -h.score): best.setdefault(h.chunk_id, h)
+    for h in hits: best.setdefault(h.chunk_id, h)
     return list(best.values())[:k]
 
 # %% ../nbs/03b_facts.ipynb #09c66ad7
