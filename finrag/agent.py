@@ -14,7 +14,7 @@ from .sandbox import SandboxError, evaluate, expression_names, parse_expression,
 from .evidence import AgentError, Item, Value, injection_flags, make_items, render_items, source_name, years
 from .ground import PLAIN_CONSTANTS, ground_values, lift_literals, off_year, question_numbers, read_names, recite, year_literals
 from .conventions import BY_HOW_MUCH, apply_conventions, cited_rules, is_relative_change, name_rules, strip_times_100
-from .answer import (WHICH_Q, Answer, Kind, Stage, answer_kind, compare_winner, display, format_answer, same_unit,  # format_answer: the CLI's
+from .answer import (WHICH_Q, Answer, Kind, Stage, answer_kind, cite_facts, compare_winner, display, format_answer, same_unit,  # format_answer: the CLI's
                            unit_of)
 
 # %% auto #0
@@ -302,6 +302,7 @@ class Agent:
             ans.question = self.check_question(question)
             stage = 'retrieval'; items = ans.evidence = self.retrieve(ans, company, year)
             stage = 'answer'; self.answer_once(ans, items, self.conversations.get(conversation_id or '', []))
+            if ans.scope and ans.values: ans.values = self.cite(ans)
         except Declined as e: ans.declined = str(e)
         except FinragError as e: fail_at(ans, ans.trace[-1].stage if stage == 'answer' else stage, e)
         if conversation_id: self.conversations.setdefault(conversation_id, []).append((ans.question, ans.display or 'unknown'))
@@ -329,6 +330,11 @@ class Agent:
         if sc.status == 'ambiguous': raise Declined(f"which company? The question names none of the companies ingested: {', '.join(sc.candidates)}")
         if sc.status != 'ok': raise Declined(f"not found in the ingested filings: {sc.note}")
         return sc
+
+    def cite(self, ans: Answer) -> list[Value]:
+        "The answer's values with their filing and the inline XBRL fact behind each."
+        from finrag.files import fact_store
+        return cite_facts(ans.values, ans.evidence, fact_store(self.retriever.index))
 
     def evidence(self, ans: Answer, company=None, year=None) -> tuple[list, int]:
         "Retrieved evidence and how many items to show: scoped to the question's filings (facts first) when filings are ingested."

@@ -7,15 +7,15 @@ from __future__ import annotations
 import ast, re
 from typing import Literal, Optional, Sequence
 from pydantic import BaseModel, Field
-from .evidence import Item, Value, find_numbers, item_of, same, SCALES
+from .evidence import Item, Value, filing_tag, find_numbers, item_of, same, SCALES
 from .conventions import index_row
-from .data import CURRENCIES, SCALE_RE, currency
+from .data import CURRENCIES, SCALE_RE, Fact, currency
 from .sandbox import parse_expression
 
 # %% auto #0
 __all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'WHICH_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'value_unit',
-           'result_unit', 'answer_kind', 'display', 'unit_of', 'ticker_of', 'compare_winner', 'value_display',
-           'format_answer']
+           'result_unit', 'answer_kind', 'display', 'unit_of', 'ticker_of', 'compare_winner', 'fact_for', 'cite_facts',
+           'value_display', 'format_answer']
 
 # %% ../nbs/05c_answer.ipynb #e12a6fe9
 Kind = Literal['number', 'percent', 'yes/no']
@@ -220,12 +220,33 @@ def compare_winner(question: str, expr: str, values: Sequence[Value], items: Seq
     return next(iter(left if result else right))
 
 # %% ../nbs/05c_answer.ipynb #a94ee4b0
+def _digits(text: Optional[str]) -> str: return re.sub(r'\D', '', text or '')
+
+def fact_for(v: Value, it: Optional[Item], store) -> Optional[Fact]:
+    "The fact that tags value `v`'s number in its chunk (same digits; in a table, the same column), else None."
+    if not (v.chunk_id and _digits(v.quote)): return None
+    same = [f for f, _ in store.find(chunk_id=v.chunk_id) if _digits(f.shown) == _digits(v.quote)]
+    col = it.header.index(v.column) if it and v.column in (it.header or []) else None
+    return next((f for f in same if col is None or f.column == col), same[0] if same else None)
+
+def cite_facts(values: Sequence[Value], items: Sequence[Item], store) -> list[Value]:
+    "`values` with the filing each was read from and the inline XBRL fact (id, concept) that tags it, where there is one."
+    by_label, out = {it.label: it for it in items}, []
+    for v in values:
+        it = by_label.get(v.source)
+        if not (v.grounded and it is not None and it.filing): out.append(v); continue
+        f = fact_for(v, it, store)
+        out.append(v.model_copy(update=dict(filing=it.filing, fact_id=f.id if f else None, concept=f.concept if f else None)))
+    return out
+
+# %% ../nbs/05c_answer.ipynb #a65fb6a3
 def _source(v: Value, items: dict[str, Item], page_id: str | None) -> str:
     "Where a value came from, in words."
     it = items.get(v.source)
-    where = f"{page_id or ''} {v.ref or v.source}".strip()
-    if it and it.kind == 'row': return f'{where} row "{it.row_label if it.cells else it.text[:40]}", column "{v.column}": "{v.quote}"'
-    return f'{where} sentence: "{(it.text if it else v.quote)[:160]}"'
+    where = f"{filing_tag(v.filing) if v.filing else page_id or ''} {v.ref or v.source}".strip()
+    fact = f" [XBRL {v.fact_id} {v.concept}]" if v.fact_id else ''
+    if it and it.kind == 'row': return f'{where} row "{it.row_label if it.cells else it.text[:40]}", column "{v.column}": "{v.quote}"{fact}'
+    return f'{where} sentence: "{(it.text if it else v.quote)[:160]}"{fact}'
 
 def _stage_line(s: Stage) -> str:
     "One trace entry in words."

@@ -260,6 +260,9 @@ class Value(BaseModel):
     grounded: bool = False
     note: str = ''  # why it is not grounded, or how it was resolved
     read: Optional[str] = None  # why code read this cell instead of the number the model wrote (None: it did not)
+    filing: Optional[str] = None  # real filings: the filing it was read from (`AAPL-10-K-2024-09-28`)
+    fact_id: Optional[str] = None  # ... and the inline XBRL fact that tags the number there (its element id) ...
+    concept: Optional[str] = None  # ... and that fact's concept (`us-gaap:Revenues`)
 
 def value_at(name: str, p: Place, number: Optional[float] = None, note: str = '', read: Optional[str] = None) -> Value:
     "A grounded value read from place `p` (its own number unless `number` is given)."

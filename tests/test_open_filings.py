@@ -3,6 +3,7 @@ import json, os
 from pathlib import Path
 import pytest
 from finrag.agent import Agent
+from finrag.answer import format_answer
 from finrag.config import Settings
 from finrag.evidence import render_items
 from finrag.files import fact_store, ingest_files
@@ -50,6 +51,9 @@ def test_a_scoped_question_gets_its_filing_and_the_fact_row(settings):
     assert row is not None, [it.text[:80] for it in a.evidence]  # the fact's row, found by its label and period
     assert all(it.filing == 'AAPL-10-Q-2025-06-28' for it in a.evidence)
     assert a.value == 94036 and a.base_value == pytest.approx(94.036e9) and a.display == '$94,036 million', (a.value, a.display)
+    (v,) = a.values
+    assert (v.filing, v.concept) == ('AAPL-10-Q-2025-06-28', 'us-gaap:RevenueFromContractWithCustomerExcludingAssessedTax') and v.fact_id, v
+    assert 'AAPL 10-Q 2025-06-28' in format_answer(a) and f'[XBRL {v.fact_id} us-gaap:RevenueFromContract' in format_answer(a)
 
 
 def test_a_period_no_filing_covers_is_declined_without_calling_the_model(settings):
