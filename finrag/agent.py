@@ -21,7 +21,7 @@ from .answer import (WHICH_Q, Answer, Kind, Stage, answer_kind, cite_facts, comp
 __all__ = ['NAME_PATTERN', 'EXPR_PATTERN', 'INLINE_PATTERN', 'INLINE_SCHEMA', 'NAMED_SCHEMA', 'parse_json', 'Variable', 'Spec',
            'several_filings', 'form_error', 'check_spec', 'answer_schema', 'normalise_expression', 'bind_names',
            'split_answer', 'cite_literals', 'tidy_names', 'numbers_for_names', 'inline_spec', 'send_back', 'fail_at',
-           'Declined', 'count_of_money', 'Agent']
+           'Declined', 'count_of_money', 'retrieval_query', 'Agent']
 
 # %% ../nbs/05d_agent.ipynb #9132201e
 def parse_json(text: str) -> dict:
@@ -257,6 +257,10 @@ def count_of_money(question: str, unit: Optional[str]) -> Optional[str]:
         return f"the question asks how many, and the numbers found are amounts of money ({unit})"
     return None
 
+def retrieval_query(question: str, history: Sequence[tuple[str, str]] = ()) -> str:
+    "What to retrieve with: a follow-up (`and in 2023?`, `what was the change?`) says little on its own, so the last two earlier questions come with it."
+    return ' '.join([q for q, _ in history[-2:]] + [question])
+
 def _read_flags(values: Sequence[Value]) -> list[str]:
     "A flag for each value read from another cell than the number the model wrote."
     return [f"{v.name}: {v.read}" for v in values if v.read]
@@ -300,8 +304,9 @@ class Agent:
         stage = 'input'
         try:
             ans.question = self.check_question(question)
-            stage = 'retrieval'; items = ans.evidence = self.retrieve(ans, company, year)
-            stage = 'answer'; self.answer_once(ans, items, self.conversations.get(conversation_id or '', []))
+            history = self.conversations.get(conversation_id or '', [])
+            stage = 'retrieval'; items = ans.evidence = self.retrieve(ans, company, year, history)
+            stage = 'answer'; self.answer_once(ans, items, history)
             if ans.scope and ans.values: ans.values = self.cite(ans)
         except Declined as e: ans.declined = str(e)
         except FinragError as e: fail_at(ans, ans.trace[-1].stage if stage == 'answer' else stage, e)
@@ -322,10 +327,10 @@ class Agent:
         from finrag.files import fact_store
         return fact_store(index).filings()
 
-    def scope(self, ans: Answer, company: str | None, filings: Sequence[Any]) -> Any:
-        "The question's companies, period and filings; `Declined` when it names no company among several, or nothing ingested covers it."
+    def scope(self, ans: Answer, company: str | None, filings: Sequence[Any], text: str | None = None) -> Any:
+        "The question's (or `text`'s) companies, period and filings; `Declined` when it names no company among several, or nothing ingested covers it."
         from finrag.scope import resolve_scope
-        sc = resolve_scope(ans.question, filings, company)
+        sc = resolve_scope(text or ans.question, filings, company)
         ans.scope = sc.note
         if sc.status == 'ambiguous': raise Declined(f"which company? The question names none of the companies ingested: {', '.join(sc.candidates)}")
         if sc.status != 'ok': raise Declined(f"not found in the ingested filings: {sc.note}")
@@ -336,19 +341,21 @@ class Agent:
         from finrag.files import fact_store
         return cite_facts(ans.values, ans.evidence, fact_store(self.retriever.index))
 
-    def evidence(self, ans: Answer, company=None, year=None) -> tuple[list, int]:
+    def evidence(self, ans: Answer, company=None, year=None, history: Sequence[tuple[str, str]] = ()) -> tuple[list, int]:
         "Retrieved evidence and how many items to show: scoped to the question's filings (facts first) when filings are ingested."
-        k = max(self.settings.evidence_k + 4, 12)
+        k, query = max(self.settings.evidence_k + 4, 12), retrieval_query(ans.question, history)
+        if query != ans.question: ans.flags.append('a follow-up: retrieved with the earlier question(s) of the conversation')
         if ans.page_id or not (filings := self.filings()):
-            return self.retriever.retrieve(ans.question, page_id=ans.page_id, company=company, year=year, k=k), self.settings.evidence_k
+            return self.retriever.retrieve(query, page_id=ans.page_id, company=company, year=year, k=k), self.settings.evidence_k
         from finrag.facts import scoped_evidence
-        sc = self.scope(ans, company, filings)
-        return scoped_evidence(self.retriever, ans.question, sc, filings, k), self.settings.evidence_k + 2 * len(sc.filings)
+        from finrag.scope import find_companies
+        sc = self.scope(ans, company, filings, None if company or find_companies(ans.question, filings) else query)
+        return scoped_evidence(self.retriever, query, sc, filings, k), self.settings.evidence_k + 2 * len(sc.filings)
 
-    def retrieve(self, ans: Answer, company=None, year=None) -> list[Item]:
+    def retrieve(self, ans: Answer, company=None, year=None, history: Sequence[tuple[str, str]] = ()) -> list[Item]:
         "Retrieve and label evidence; `AgentError` if nothing usable comes back."
         st = Stage(stage='retrieval'); ans.trace.append(st); t0 = time.perf_counter()
-        try: ev, n = self.evidence(ans, company, year)
+        try: ev, n = self.evidence(ans, company, year, history)
         finally: st.latency_s = time.perf_counter() - t0
         items = make_items(ev, k=n)
         if not items: raise AgentError("no evidence was found" + (f" on page {ans.page_id}" if ans.page_id else ''), hint="is the page ingested?")

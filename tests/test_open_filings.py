@@ -76,3 +76,15 @@ def test_two_companies_each_from_its_own_filing(settings):
     prompt = llm.calls[0]['messages'][1]['content']
     assert '(AAPL 10-Q 2025-06-28)' in prompt and '(NFLX 10-K 2024-12-31)' in prompt
     assert render_items(a.evidence) in prompt
+
+
+def test_a_follow_up_keeps_the_company_and_asks_for_its_own_period(settings):
+    agent = Agent(settings, retriever=Retriever(settings), llm=FakeLLM([named({'x': 1}, 'x')] * 4))
+    first = agent.ask("What was Netflix's net income in 2024?", conversation_id='c1')
+    assert first.scope.startswith('NFLX 10-K'), first.scope
+    again = agent.ask('And in 2023?', conversation_id='c1')  # no company named: the conversation's
+    assert again.declined is None and again.scope.startswith('NFLX 10-K'), (again.declined, again.scope)
+    assert 'a follow-up: retrieved with the earlier question(s) of the conversation' in again.flags
+    assert any('Net income' in it.text for it in again.evidence), [it.text[:60] for it in again.evidence]
+    alone = Agent(settings, retriever=Retriever(settings), llm=FakeLLM(['{}'])).ask('And in 2023?')
+    assert alone.declined and alone.declined.startswith('which company?')  # without the conversation it names none
