@@ -170,8 +170,9 @@ def answer_kind(unit: Optional[str], model_kind: str, question: str) -> tuple[Ki
     return 'number', None if model_kind != 'yes/no' else 'shown as a number: the expression is not a comparison'
 
 def _num(value: float) -> str:
-    "A number with thousands separators: two decimals from 100 up, five significant digits below."
-    return f"{value:,.2f}" if abs(value) >= 100 else f"{value:,.5g}"
+    "A number with thousands separators: two decimals from 100 up (none for a whole number), five significant digits below."
+    if abs(value) >= 100: return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+    return f"{value:,.5g}"
 
 _SYMBOL = {c: s for s, c in CURRENCIES.items()}
 
