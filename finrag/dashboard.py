@@ -12,7 +12,7 @@ import ipywidgets as W
 from .config import FinragError, Settings, repo_root
 from .data import Page, Table
 from .answer import Answer, Stage, value_display
-from .evidence import Item, Value
+from .evidence import Item, Value, filing_tag
 from .ground import match_column
 
 # %% auto #0
@@ -166,12 +166,14 @@ def _value_line(v: Value, page_id: str | None, items: Sequence[Item] = ()) -> st
     "One value with its unit and scale, where it was read, and a warning when it was not found in its source."
     shown = f"{value_display(v, items)} (as written: {v.quote})" if v.grounded and items else v.quote
     status = '' if v.grounded else f' <b style="color:#cf222e">not found in the source: {esc(v.note)}</b>'
-    where = f"{esc(page_id or '')} {esc(v.ref or v.source)}" + (f", column {esc(v.column)}" if v.column else '')
-    return f'<div><b>{esc(v.name)}</b> = {esc(shown)}{status} <span class="finrag-muted">({where})</span></div>'
+    where = f"{esc(filing_tag(v.filing) if v.filing else page_id or '')} {esc(v.ref or v.source)}" + (f", column {esc(v.column)}" if v.column else '')
+    fact = f", XBRL fact {esc(v.fact_id)} {esc(v.concept)}" if v.fact_id else ''
+    return f'<div><b>{esc(v.name)}</b> = {esc(shown)}{status} <span class="finrag-muted">({where}{fact})</span></div>'
 
-def sources_html(ans: Answer, page: Optional[Page] = None) -> str:
-    "Every value with its source: each cited table once with its cells highlighted, other values one by one."
+def sources_html(ans: Answer, page: Optional[Page] = None, pages: Callable[[str], Optional[Page]] | None = None) -> str:
+    "Every value with its source: each cited table once with its cells highlighted, other values one by one (open mode: on its own page, from `pages`)."
     items, tables = {it.label: it for it in ans.evidence}, table_citations(ans.values, page)
+    if page is None and pages is not None: return '\n'.join(_own_page_html(v, ans, items.get(v.source), pages) for v in ans.values)
     in_tables = {v.name for v in ans.values if row_position(v.ref) and row_position(v.ref)[0] in tables}
     out = []
     if in_tables:
@@ -181,16 +183,23 @@ def sources_html(ans: Answer, page: Optional[Page] = None) -> str:
             for v in ans.values if v.name not in in_tables]
     return '\n'.join(out)
 
-def answer_html(ans: Answer, page: Optional[Page] = None) -> str:
-    "The answer card: value, arithmetic, a source for every value, flags, timings; or why it failed."
+def _own_page_html(v: Value, ans: Answer, item: Optional[Item], pages: Callable[[str], Optional[Page]]) -> str:
+    "One value's card in open mode: its line, then its table (cell highlighted) or paragraph on the page it came from."
+    pg = pages(item.page_id) if item is not None and item.page_id else None
+    return f'<div class="finrag-card">{_value_line(v, ans.page_id, ans.evidence)}{value_source_html(v, pg, item)}</div>'
+
+def answer_html(ans: Answer, page: Optional[Page] = None, pages: Callable[[str], Optional[Page]] | None = None) -> str:
+    "The answer card: value, arithmetic, a source for every value, flags, timings; or why it failed or was declined."
     out = [CSS]
     if ans.ok:
         out += [f'<div class="finrag-card"><div class="finrag-muted">{esc(ans.question)} {esc(ans.page_id or "")}</div>',
                 f'<div class="finrag-value" id="finrag-answer">{esc(proper_form(ans, page))}</div>',
                 f'<div>computed as <span class="finrag-expr">{esc(ans.expression)}</span></div>',
                 f'<div>= <span class="finrag-expr">{esc(ans.substituted)}</span></div></div>']
+    elif ans.declined: out.append(f'<div class="finrag-card finrag-fail" id="finrag-declined"><b>No answer: {esc(ans.declined)}</b></div>')
     else: out.append(f'<div class="finrag-card finrag-fail" id="finrag-failure"><b>{esc(failure_words(ans))}</b></div>')
-    out.append(sources_html(ans, page))
+    if ans.scope: out.append(f'<div class="finrag-card finrag-muted">Searched: {esc(ans.scope)}</div>')
+    out.append(sources_html(ans, page, pages))
     out += [f'<div class="finrag-card finrag-muted">Note: {esc(fl)}</div>' for fl in ans.flags]
     if ans.trace: out.append(f'<div class="finrag-card"><b>Timings</b>{timings_html(ans.trace)}</div>')
     return '\n'.join(out)
@@ -388,7 +397,7 @@ def build_ask_tab(backend: Backend) -> W.Widget:
         try:
             req = _ask_request(q.value, comp.value, year.value or ANY, page.value)
             ans = backend.ask(**req)
-            out.value = answer_html(ans, backend.page(ans.page_id or req['page_id']))
+            out.value = answer_html(ans, backend.page(ans.page_id or req['page_id']), backend.page)
         finally: btn.disabled, busy.value = False, ''
     btn.on_click(on_ask)
     mode = W.HTML()

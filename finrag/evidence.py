@@ -87,6 +87,7 @@ class Item(BaseModel):
     scale: Optional[str] = None  # rows: the table's scale as ingested ('millions'), when the filing states it
     currency: Optional[str] = None  # rows: the table's currency ('USD') when any of its cells shows a symbol
     filing: Optional[str] = None  # a real filing's id (`AAPL-10-K-2024-09-28`), for items of several filings
+    page_id: Optional[str] = None  # the page (a filing's section) the chunk is on
 
     @property
     def row_label(self) -> str: return self.cells[0] if self.cells else self.label
@@ -113,9 +114,11 @@ def make_items(evidence: Sequence[Any], k: int = 8, max_chars: int = 400) -> lis
     for i, c in enumerate(rows, 1):
         hdr, cells = list(getattr(c, 'header', None) or []), list(getattr(c, 'cells', None) or [])
         items.append(Item(label=f"R{i}", chunk_id=c.id, ref=c.ref, kind='row', header=hdr, cells=cells, text=c.text,
-                          scale=getattr(c, 'scale', None), currency=getattr(c, 'currency', None), filing=getattr(c, 'filing', None)))
+                          scale=getattr(c, 'scale', None), currency=getattr(c, 'currency', None), filing=getattr(c, 'filing', None),
+                          page_id=getattr(c, 'page_id', None)))
     for i, c in enumerate(sents, 1):
-        items.append(Item(label=f"S{i}", chunk_id=c.id, ref=c.ref, kind='text', text=c.text[:max_chars], filing=getattr(c, 'filing', None)))
+        items.append(Item(label=f"S{i}", chunk_id=c.id, ref=c.ref, kind='text', text=c.text[:max_chars], filing=getattr(c, 'filing', None),
+                          page_id=getattr(c, 'page_id', None)))
     return items
 
 def filing_tag(filing: Optional[str]) -> str:
