@@ -337,9 +337,13 @@ class Agent:
         return sc
 
     def cite(self, ans: Answer) -> list[Value]:
-        "The answer's values with their filing and the inline XBRL fact behind each."
+        "The answer's values with their filing and the inline XBRL fact behind each; a flag for a number its filing does not tag."
         from finrag.files import fact_store
-        return cite_facts(ans.values, ans.evidence, fact_store(self.retriever.index))
+        store = fact_store(self.retriever.index)
+        values = cite_facts(ans.values, ans.evidence, store)
+        ans.flags += [f"{v.name}: the filing does not tag this number in its XBRL (read from the text as shown)"
+                      for v in values if v.filing and not v.fact_id and store.count(v.filing)]
+        return values
 
     def evidence(self, ans: Answer, company=None, year=None, history: Sequence[tuple[str, str]] = ()) -> tuple[list, int]:
         "Retrieved evidence and how many items to show: scoped to the question's filings (facts first) when filings are ingested."
