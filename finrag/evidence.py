@@ -105,9 +105,14 @@ def _ord(ref: str) -> int:
     m = re.search(r'(\d+)$', ref or '')
     return int(m.group(1)) if m else 0
 
+def _distinct(chunks: Sequence[Any]) -> list:
+    "Chunks with a text not seen before, for a real filing's chunks: a layout table repeats its paragraph in every row."
+    seen = set()
+    return [c for c in chunks if not getattr(c, 'filing', None) or (c.text not in seen and not seen.add(c.text))]
+
 def make_items(evidence: Sequence[Any], k: int = 8, max_chars: int = 400) -> list[Item]:
-    "Labelled items for the top `k` row and sentence chunks, rows first in table order."
-    chunks = [e.chunk for e in evidence if getattr(e.chunk, 'kind', '') in ('row', 'text')][:k]
+    "Labelled items for the top `k` row and sentence chunks (a filing's repeated texts once), rows first in table order."
+    chunks = _distinct([e.chunk for e in evidence if getattr(e.chunk, 'kind', '') in ('row', 'text')])[:k]
     rows = sorted((c for c in chunks if c.kind == 'row'), key=lambda c: _ord(c.ref))
     sents = sorted((c for c in chunks if c.kind == 'text'), key=lambda c: _ord(c.ref))
     items = []
