@@ -164,7 +164,7 @@ def make_record(q: Question, ans: Any, page: Optional[Page], latency_s: float) -
     ops = program_ops(q)
     rec.update(gold_steps=len(ops), gold_op=ops[0] if ops else 'none', latency_s=round(latency_s, 4))
     shown = [e['ref'] for e in rec['evidence']]
-    hits = evidence_hits(q.evidence, shown)
+    hits = evidence_hits(q.evidence, shown) if q.source != 'filings' else []  # real filings name XBRL facts, not chunk refs: not measured
     rec.update(evidence_refs=shown, cited_refs=[v['ref'] for v in rec['values'] if v.get('ref')], gold_evidence=list(q.evidence),
                gold_hits=hits, retrieval_recall=sum(hits) / len(hits) if hits else None)
     rec['pred_scale'] = infer_scale(rec['kind'], rec['expression'], q.text, page) if q.source == 'tatqa' else None
