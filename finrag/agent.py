@@ -336,6 +336,14 @@ class Agent:
         if sc.status != 'ok': raise Declined(f"not found in the ingested filings: {sc.note}")
         return sc
 
+    def check_topic(self, ans: Answer, values: Sequence[Value], items: Sequence[Item]) -> None:
+        "`Declined` when no cited value's row or sentence names what the question asks about (answers over filings)."
+        from finrag.facts import asked_words, cites_what_was_asked
+        filings = self.filings()
+        if not cites_what_was_asked(ans.question, values, items, filings):
+            raise Declined(f"not found in the ingested filings: none of the numbers found is labelled with what the question asks "
+                           f"({', '.join(asked_words(ans.question, filings))})")
+
     def cite(self, ans: Answer) -> list[Value]:
         "The answer's values with their filing and the inline XBRL fact behind each; a flag for a number its filing does not tag."
         from finrag.files import fact_store
@@ -438,6 +446,7 @@ class Agent:
     def evaluate(self, ans: Answer, spec: Spec, values: list[Value], items: Sequence[Item]) -> None:
         "Evaluate in the sandbox; the kind, unit and scale from the arithmetic and its sources."
         st = Stage(stage='evaluate'); ans.trace.append(st); t0 = time.perf_counter()
+        if ans.scope: self.check_topic(ans, values, items)
         inner, times_100 = strip_times_100(spec.expression)
         unit, scale, factor = unit_of(inner, values, items)
         if ans.scope and (why := count_of_money(ans.question, unit)): raise Declined(f"not found in the ingested filings: {why}")

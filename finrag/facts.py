@@ -13,9 +13,9 @@ from .files import FactStore
 from .scope import Period, Scope, company_aliases, company_periods
 
 # %% auto #0
-__all__ = ['FILLER', 'MARGIN_RE', 'TOP_LINE', 'stems', 'fact_words', 'fiscal_year_end', 'fiscal_year_of', 'fact_months',
-           'fiscal_quarter_of', 'period_fits', 'FactHit', 'fact_score', 'question_stems', 'find_facts',
-           'scoped_evidence']
+__all__ = ['FILLER', 'MARGIN_RE', 'TOP_LINE', 'PERIOD_WORDS', 'stems', 'fact_words', 'fiscal_year_end', 'fiscal_year_of',
+           'fact_months', 'fiscal_quarter_of', 'period_fits', 'FactHit', 'fact_score', 'question_stems', 'find_facts',
+           'scoped_evidence', 'asked_words', 'cites_what_was_asked']
 
 # %% ../nbs/03b_facts.ipynb #2be0aa87
 _WORD_RE = re.compile(r'[A-Z]?[a-z]+|[A-Z]+(?![a-z])')
@@ -140,3 +140,20 @@ def scoped_evidence(retriever, question: str, scope: Scope, filings: Sequence[Fi
     found = _interleave([retriever.retrieve(question, k=per, filings=[f]) for f in scope.filings])
     seen = {e.chunk.id for e in ev}
     return ev + [e for e in found if e.chunk.id not in seen and not seen.add(e.chunk.id)]
+
+# %% ../nbs/03b_facts.ipynb #6f0db8f4
+PERIOD_WORDS = stems('first second third fourth three six nine twelve monthly annual annually latest recent full '
+                     'january february march april may june july august september october november december')
+
+def asked_words(question: str, filings: Sequence[Filing]) -> list[str]:
+    "The question's words that say what it asks about (no companies, periods or filler), in order."
+    q = question_stems(question, filings) - PERIOD_WORDS
+    return list(dict.fromkeys(w for w in re.findall(r'[A-Za-z]{3,}', question) if w.lower()[:5] in q))
+
+def cites_what_was_asked(question: str, values: Sequence, items: Sequence, filings: Sequence[Filing]) -> bool:
+    "Whether some value's source (a row's title and label, or a sentence) shares a word with what the question asks."
+    q = {w.lower()[:5] for w in asked_words(question, filings)}
+    if not q: return True
+    by = {it.label: it for it in items}
+    src = lambda it: it.text.split('|')[0] if it.kind == 'row' else it.text
+    return any(q & stems(src(by[v.source])) for v in values if v.source in by)
