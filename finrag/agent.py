@@ -394,7 +394,7 @@ class Agent:
         if mode != 'one_call':
             try: return self.answer_named(ans, items, history)
             except AgentError as e:
-                if not self.settings.inline_fallback: raise
+                if isinstance(e, Declined) or not self.settings.inline_fallback: raise  # a decline is an answer, not a failure
                 if ans.trace: ans.trace[-1].status, ans.trace[-1].error = 'failed', str(e)
                 ans.values = []
                 ans.flags.append(f"the {mode} answer failed ({e}); answered again with cited variables")
