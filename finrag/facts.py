@@ -13,9 +13,9 @@ from .files import FactStore
 from .scope import Period, Scope, company_aliases, company_periods
 
 # %% auto #0
-__all__ = ['FILLER', 'MARGIN_RE', 'TOP_LINE', 'PERIOD_WORDS', 'stems', 'fact_words', 'fiscal_year_end', 'fiscal_year_of',
-           'fact_months', 'fiscal_quarter_of', 'period_fits', 'FactHit', 'fact_score', 'question_stems', 'find_facts',
-           'scoped_evidence', 'asked_words', 'cites_what_was_asked']
+__all__ = ['FILLER', 'MARGIN_RE', 'TOP_LINE', 'PERIOD_WORDS', 'stems', 'dim_words', 'fact_words', 'fiscal_year_end',
+           'fiscal_year_of', 'fact_months', 'fiscal_quarter_of', 'period_fits', 'FactHit', 'fact_score',
+           'question_stems', 'find_facts', 'scoped_evidence', 'asked_words', 'cites_what_was_asked']
 
 # %% ../nbs/03b_facts.ipynb #2be0aa87
 _WORD_RE = re.compile(r'[A-Z]?[a-z]+|[A-Z]+(?![a-z])')
@@ -29,11 +29,13 @@ def stems(text: str, drop: set[str] = frozenset()) -> set[str]:
     words = [w.lower() for w in _WORD_RE.findall(str(text or ''))]
     return {w[:5] for w in words if len(w) > 1 and w not in FILLER and w not in drop}
 
+def dim_words(f: Fact) -> set[str]:
+    "Stems of a fact's dimension members (`us-gaap:IPhoneMember` -> {'iphon', 'membe'})."
+    return stems(' '.join(m.split(':')[-1] for m in f.dims.values()))
+
 def fact_words(f: Fact) -> tuple[set[str], set[str]]:
     "(label stems, concept and dimension stems) of a fact."
-    local = f.concept.split(':')[-1]
-    dims = ' '.join(m.split(':')[-1] for m in f.dims.values())
-    return stems(f.label or ''), stems(local) | stems(dims)
+    return stems(f.label or ''), stems(f.concept.split(':')[-1]) | dim_words(f)
 
 # %% ../nbs/03b_facts.ipynb #e880ccd0
 def _date(s: Optional[str]) -> Optional[dt.date]: return dt.date.fromisoformat(s[:10]) if s else None
@@ -91,8 +93,7 @@ def fact_score(q: set[str], f: Fact) -> float:
     "How well fact `f` matches question stems `q` (0 when it names a dimension the question does not)."
     label, other = fact_words(f)
     if not q or not (label | other) & q: return 0.0
-    dims = stems(' '.join(m.split(':')[-1] for m in f.dims.values()))
-    if f.dims and not dims & q: return 0.0
+    if f.dims and not dim_words(f) & q: return 0.0
     return len(q & (label | other)) / len(q) + 0.5 * (len(q & label) / len(label) if label else 0.0)
 
 def question_stems(question: str, filings: Sequence[Filing]) -> set[str]:
@@ -104,21 +105,26 @@ def question_stems(question: str, filings: Sequence[Filing]) -> set[str]:
 MARGIN_RE = re.compile(r'\bmargins?\b', re.I)
 TOP_LINE = 'total revenues net sales'  # what a margin is a share of
 
-def _hits(q: set[str], scope: Scope, filings: Sequence[Filing], store: FactStore, periods: dict[str, Period]) -> list[FactHit]:
-    "Every fact of the filings in scope that fits its company's period and matches stems `q`, best first."
-    by_id, hits = {f.id: f for f in filings}, []
+def _in_period(scope: Scope, filings: Sequence[Filing], store: FactStore, periods: dict[str, Period]) -> list[tuple[Fact, str, str]]:
+    "(fact, chunk id, filing id) of every shown fact of the filings in scope that fits its company's period (read once per question)."
+    by_id, out = {f.id: f for f in filings}, []
     for fid in scope.filings:
         if (f := by_id.get(fid)) is None: continue
         p = periods.get(f.ticker or '', scope.period)
-        hits += [FactHit(fact=x, chunk_id=cid, filing=fid, score=s) for x, cid in store.find(filing=fid)
-                 if cid and not x.hidden and period_fits(x, f, p) and (s := fact_score(q, x)) > 0]
+        out += [(x, cid, fid) for x, cid in store.find(filing=fid) if cid and not x.hidden and period_fits(x, f, p)]
+    return out
+
+def _hits(q: set[str], facts: Sequence[tuple[Fact, str, str]]) -> list[FactHit]:
+    "The facts that match stems `q`, best first."
+    hits = [FactHit(fact=x, chunk_id=cid, filing=fid, score=s) for x, cid, fid in facts if (s := fact_score(q, x)) > 0]
     return sorted(hits, key=lambda h: -h.score)
 
 def find_facts(question: str, scope: Scope, filings: Sequence[Filing], store: FactStore, k: int = 6,
                periods: dict[str, Period] | None = None) -> list[FactHit]:
     "The `k` best facts (one per chunk) of the filings in `scope` for `question`'s words and period; for a margin, the top line too."
-    hits = _hits(question_stems(question, filings), scope, filings, store, periods or {})
-    if MARGIN_RE.search(question): hits += _hits(stems(TOP_LINE), scope, filings, store, periods or {})[:len(scope.filings)]
+    facts = _in_period(scope, filings, store, periods or {})
+    hits = _hits(question_stems(question, filings), facts)
+    if MARGIN_RE.search(question): hits += _hits(stems(TOP_LINE), facts)[:len(scope.filings)]
     best = {}
     for h in hits: best.setdefault(h.chunk_id, h)
     return list(best.values())[:k]

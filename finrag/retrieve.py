@@ -190,8 +190,14 @@ class Retriever:
         self.method, self.rrf_k, self.pool, self.cache_pages, self.exact_limit = method, rrf_k, pool, cache_pages, exact_limit
         self._pages: OrderedDict[str, tuple[list[Chunk], np.ndarray]] = OrderedDict()
         self._subsets: OrderedDict[tuple, tuple[list[str], np.ndarray]] = OrderedDict()
+        self._last_query: Optional[tuple[str, np.ndarray]] = None
 
-    def embed_query(self, question: str) -> np.ndarray: return self.index.embedder.embed([question])[0]
+    def embed_query(self, question: str) -> np.ndarray:
+        "The question's vector; the last one is kept, since a question over several filings is retrieved once per filing."
+        if (last := self._last_query) is not None and last[0] == question: return last[1]
+        vec = self.index.embedder.embed([question])[0]
+        self._last_query = (question, vec)
+        return vec
 
 # %% ../nbs/03_retrieve.ipynb #4a219bae
 @patch
