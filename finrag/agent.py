@@ -12,16 +12,16 @@ from .data import CURRENCIES
 from .llm import LLM, Completion, Prompt, load_prompt
 from .sandbox import SandboxError, evaluate, expression_names, parse_expression, substitute
 from .evidence import AgentError, Item, Value, injection_flags, make_items, render_items, source_name, years
-from .ground import PLAIN_CONSTANTS, ground_values, lift_literals, off_year, question_numbers, read_names, recite, year_literals
+from .ground import PLAIN_CONSTANTS, ground_values, lift_literals, off_period, off_year, question_numbers, read_names, recite, year_literals
 from .conventions import BY_HOW_MUCH, apply_conventions, cited_rules, is_relative_change, name_rules, strip_times_100
 from .answer import (WHICH_Q, Answer, Kind, Stage, answer_kind, cite_facts, compare_winner, display, format_answer, same_unit,  # format_answer: the CLI's
-                           unit_of)
+                           unit_error, unit_of)
 
 # %% auto #0
 __all__ = ['NAME_PATTERN', 'EXPR_PATTERN', 'INLINE_PATTERN', 'INLINE_SCHEMA', 'NAMED_SCHEMA', 'parse_json', 'Variable', 'Spec',
            'several_filings', 'form_error', 'check_spec', 'answer_schema', 'normalise_expression', 'bind_names',
            'split_answer', 'cite_literals', 'tidy_names', 'numbers_for_names', 'inline_spec', 'send_back', 'fail_at',
-           'Declined', 'count_of_money', 'retrieval_query', 'Agent']
+           'Declined', 'count_of_money', 'retrieval_query', 'resend_cited', 'Agent']
 
 # %% ../nbs/05d_agent.ipynb #9132201e
 def parse_json(text: str) -> dict:
@@ -216,12 +216,14 @@ def inline_spec(obj: dict, question: str, items: Sequence[Item], profile: str = 
     plan = {'expression': named, 'kind': 'percent' if by_how_much else obj.get('kind', 'number'), 'variables': [{'name': v.name} for v in values]}
     return check_spec(plan, question, items).model_copy(update={'notes': notes}), values, missing
 
-def send_back(missing: Sequence[str], off: Sequence[str], question: str) -> str:
-    "The message that sends an inline answer back: numbers found nowhere, numbers from a year not asked about ('' if none)."
+def send_back(missing: Sequence[str], off: Sequence[str], question: str, length: Sequence[str] = (), units: Optional[str] = None) -> str:
+    "The message that sends an answer back: numbers found nowhere, from a year or a period length not asked about, units that cannot answer ('' if none)."
     parts = [f"These numbers are not in the evidence: {', '.join(missing)}. Copy each number from the table cell or the "
              "sentence that holds it."] if missing else []
     if off: parts.append(f"The question asks about {', '.join(map(str, sorted(years(question))))}, but {'; '.join(off)}. "
                          "Use the column of the year the question asks about.")
+    if length: parts.append(f"{'; '.join(length)}. Use the column of the period the question asks about.")
+    if units: parts.append(f"That answer cannot be right: {units}.")
     return ' '.join(parts + ['Reply with the corrected JSON.']) if parts else ''
 
 # %% ../nbs/05d_agent.ipynb #b3646cc6
@@ -261,6 +263,12 @@ def retrieval_query(question: str, history: Sequence[tuple[str, str]] = ()) -> s
     "What to retrieve with: a follow-up (`and in 2023?`, `what was the change?`) says little on its own, so the last two earlier questions come with it."
     return ' '.join([q for q, _ in history[-2:]] + [question])
 
+def resend_cited(bad: Sequence[Value], units: Optional[str] = None) -> str:
+    "The message that sends a cited answer back: values not where cited, or units that cannot answer."
+    parts = ['These values are not in the cited evidence: ' + '; '.join(f"{v.name}: {v.note}" for v in bad) +
+             '. Cite the row and column, or the sentence, that really holds each number.'] if bad else []
+    return ' '.join(parts + ([f"That answer cannot be right: {units}."] if units else []) + ['Reply with the corrected JSON.'])
+
 def _read_flags(values: Sequence[Value]) -> list[str]:
     "A flag for each value read from another cell than the number the model wrote."
     return [f"{v.name}: {v.read}" for v in values if v.read]
@@ -275,6 +283,7 @@ class Agent:
         self.inline_prompt = load_prompt('inline')  # the expression with numbers; code cites them
         self.named_prompt = load_prompt('named')  # named numbers, then the expression over the names
         self.conversations: dict[str, list[tuple[str, str]]] = {}
+        self._vocab: dict[tuple[str, int], set[str]] = {}  # (filing, index generation) -> the words it mentions
 
     @property
     def retriever(self):
@@ -344,6 +353,17 @@ class Agent:
             raise Declined(f"not found in the ingested filings: none of the numbers found is labelled with what the question asks "
                            f"({', '.join(asked_words(ans.question, filings))})")
 
+    def check_mentioned(self, question: str, sc: Any, filings: Sequence[Any]) -> None:
+        "`Declined` when a word of what `question` asks appears nowhere in the filings in scope (text, tables, XBRL concepts)."
+        from finrag.facts import filing_vocabulary, unseen_words
+        from finrag.files import fact_store
+        index = self.retriever.index
+        keys = [(f, index.store.generation()) for f in sc.filings]
+        for key in keys:
+            if key not in self._vocab: self._vocab[key] = filing_vocabulary(index.store, fact_store(index), key[0])
+        if words := unseen_words(question, filings, set().union(*(self._vocab[k] for k in keys))):
+            raise Declined(f"not found in the ingested filings: {', '.join(sc.filings)} never mention {', '.join(words)}")
+
     def cite(self, ans: Answer) -> list[Value]:
         "The answer's values with their filing and the inline XBRL fact behind each; a flag for a number its filing does not tag."
         from finrag.files import fact_store
@@ -362,6 +382,7 @@ class Agent:
         from finrag.facts import scoped_evidence
         from finrag.scope import find_companies
         sc = self.scope(ans, company, filings, None if company or find_companies(ans.question, filings) else query)
+        self.check_mentioned(ans.question, sc, filings)
         return scoped_evidence(self.retriever, query, sc, filings, k), self.settings.evidence_k + 2 * len(sc.filings)
 
     def retrieve(self, ans: Answer, company=None, year=None, history: Sequence[tuple[str, str]] = ()) -> list[Item]:
@@ -411,12 +432,13 @@ class Agent:
         (spec, values, missing), msgs = self.until_valid(st, prompt, msgs, schema, max_tokens, check)
         ans.expression, ans.kind = spec.expression, spec.kind
         st = Stage(stage='extract'); ans.trace.append(st)
-        if (why := send_back(missing, off_year(values, items, q), q)):
+        if (why := send_back(missing, off_year(values, items, q), q, off_period(values, items, q), unit_error(q, spec.expression, values, items))):
             text, _ = self.call(st, prompt, msgs + [{'role': 'user', 'content': why}], schema, max_tokens)
             try: spec, values, missing = check(parse_json(text))
             except AgentError: pass
         if missing: raise AgentError("ungrounded value(s): " + '; '.join(f"{m} is not in the evidence shown" for m in missing))
-        ans.flags += [f"{w}, a year the question does not name" for w in off_year(values, items, q)] + spec.notes + _read_flags(values)
+        ans.flags += [f"{w}, a year the question does not name" for w in off_year(values, items, q)] + off_period(values, items, q)
+        ans.flags += spec.notes + _read_flags(values)
         ans.values = values
         self.evaluate(ans, spec, values, items)
 
@@ -431,10 +453,8 @@ class Agent:
         st = Stage(stage='extract'); ans.trace.append(st)
         names = lambda s: [v.name for v in s.variables]
         values = ground_values(cited, names(spec), items)
-        if bad := [v for v in values if not v.grounded]:
-            text, _ = self.call(st, prompt, msgs + [{'role': 'user', 'content': 'These values are not in the cited evidence: ' +
-                                '; '.join(f"{v.name}: {v.note}" for v in bad) + '. Cite the row and column, or the sentence, '
-                                'that really holds each number. Reply with the corrected JSON.'}], schema, 400)
+        if (bad := [v for v in values if not v.grounded]) or (units := unit_error(q, spec.expression, values, items)):
+            text, _ = self.call(st, prompt, msgs + [{'role': 'user', 'content': resend_cited(bad, None if bad else units)}], schema, 400)
             try: spec, cited = split_answer(parse_json(text), q, items)
             except AgentError: pass
             values = ground_values(cited, names(spec), items)

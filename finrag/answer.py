@@ -13,9 +13,9 @@ from .data import CURRENCIES, SCALE_RE, Fact, currency
 from .sandbox import parse_expression
 
 # %% auto #0
-__all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'WHICH_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'value_unit',
-           'result_unit', 'answer_kind', 'display', 'unit_of', 'ticker_of', 'compare_winner', 'fact_for', 'cite_facts',
-           'value_display', 'format_answer']
+__all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'RATIO_Q', 'WHICH_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'value_unit',
+           'node_unit', 'result_unit', 'answer_kind', 'display', 'unit_of', 'unit_error', 'ticker_of', 'compare_winner',
+           'fact_for', 'cite_facts', 'value_display', 'format_answer']
 
 # %% ../nbs/05c_answer.ipynb #e12a6fe9
 Kind = Literal['number', 'percent', 'yes/no']
@@ -117,7 +117,7 @@ def value_unit(v: Value, items: Sequence[Item]) -> Optional[str]:
     cur = currency(v.quote) or currency(' '.join(it.cells[1:])) or currency(' '.join([it.row_label, *it.header])) or it.currency
     return f"{cur} per share" if cur and _per_share(_labels(v, it)) else cur
 
-# %% ../nbs/05c_answer.ipynb #a7495b5d
+# %% ../nbs/05c_answer.ipynb #12fb73d0
 _SCALAR = ('', 'ratio', 'percent')
 
 def _add(a: Optional[str], b: Optional[str]) -> Optional[str]:
@@ -139,22 +139,25 @@ def _div(a: Optional[str], b: Optional[str]) -> Optional[str]:
     if b in _SCALAR: return a
     return f"{a} per share" if b == 'shares' and a and a not in _SCALAR else None
 
+def node_unit(n: ast.AST, units: dict[str, Optional[str]]) -> Optional[str]:
+    "The unit expression node `n` computes over names of `units`."
+    walk = lambda x: node_unit(x, units)
+    if isinstance(n, ast.Compare): return 'yes/no'
+    if isinstance(n, ast.Name): return units.get(n.id)
+    if isinstance(n, ast.Constant): return ''
+    if isinstance(n, ast.UnaryOp): return walk(n.operand)
+    if isinstance(n, ast.Call):
+        out = walk(n.args[0]) if n.args else None
+        for a in n.args[1:]: out = _add(out, walk(a))
+        return out
+    if isinstance(n, ast.BinOp):
+        a, b = walk(n.left), walk(n.right)
+        return {ast.Add: _add, ast.Sub: _add, ast.Mult: _mul, ast.Div: _div}.get(type(n.op), lambda a, b: None)(a, b)
+    return None
+
 def result_unit(expr: str, units: dict[str, Optional[str]]) -> Optional[str]:
     "The unit `expr` computes: an amount's unit, 'ratio', 'percent', 'yes/no', '' for a bare number, or None when unknown."
-    def walk(n: ast.AST) -> Optional[str]:
-        if isinstance(n, ast.Compare): return 'yes/no'
-        if isinstance(n, ast.Name): return units.get(n.id)
-        if isinstance(n, ast.Constant): return ''
-        if isinstance(n, ast.UnaryOp): return walk(n.operand)
-        if isinstance(n, ast.Call):
-            out = walk(n.args[0]) if n.args else None
-            for a in n.args[1:]: out = _add(out, walk(a))
-            return out
-        if isinstance(n, ast.BinOp):
-            a, b = walk(n.left), walk(n.right)
-            return {ast.Add: _add, ast.Sub: _add, ast.Mult: _mul, ast.Div: _div}.get(type(n.op), lambda a, b: None)(a, b)
-        return None
-    return walk(parse_expression(expr).body)
+    return node_unit(parse_expression(expr).body, units)
 
 # %% ../nbs/05c_answer.ipynb #e1965e68
 PERCENT_Q = re.compile(r'percent|percentage|%|growth rate|rate of (growth|change|increase|decrease)|\bmargin\b|\bportion\b|\bproportion\b|\bfraction\b', re.I)
@@ -198,6 +201,27 @@ def unit_of(expr: str, values: Sequence[Value], items: Sequence[Item]) -> tuple[
     scales = {s for v in values if (s := value_scale(v, items)) is not None}
     factor = min(scales) if scales else None
     return unit, SCALE_NAMES.get(factor) if factor else None, factor
+
+# %% ../nbs/05c_answer.ipynb #fbf9f6e9
+RATIO_Q = re.compile(PERCENT_Q.pattern + r'|\bratio\b|\b(?:what|the)\s+share\s+of\b', re.I)
+
+def _money(unit: Optional[str]) -> bool: return unit in CURRENCIES.values()
+
+def unit_error(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
+    "Why the units of `expr` over `values` cannot answer `question` (None when they can)."
+    units = {v.name: value_unit(v, items) for v in values}
+    body = parse_expression(expr).body
+    for n in ast.walk(body):
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult) and _money(node_unit(n.left, units)) and _money(node_unit(n.right, units)):
+            return "the expression multiplies two amounts of money, which measures nothing: use each value once, as the question asks"
+        if isinstance(n, ast.Compare) and len(n.comparators) == 1:
+            sides = {node_unit(n.left, units), node_unit(n.comparators[0], units)}
+            if any(map(_money, sides)) and sides & {'percent', 'ratio'}:
+                return "the comparison sets a percentage against an amount of money: compare like with like (a margin is the amount divided by revenue)"
+    if RATIO_Q.search(question) and _money(unit := node_unit(body, units)):
+        return (f"the question asks for a percentage or ratio, but the expression computes an amount in {unit}: divide the part "
+                "by the whole (a margin is the amount divided by revenue, a share is the part divided by the total)")
+    return None
 
 # %% ../nbs/05c_answer.ipynb #1fd55bd3
 WHICH_Q = re.compile(r'^\s*(?:in\s+)?which\b', re.I)

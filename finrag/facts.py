@@ -13,9 +13,10 @@ from .files import FactStore
 from .scope import Period, Scope, company_aliases, company_periods
 
 # %% auto #0
-__all__ = ['FILLER', 'MARGIN_RE', 'TOP_LINE', 'PERIOD_WORDS', 'stems', 'dim_words', 'fact_words', 'fiscal_year_end',
-           'fiscal_year_of', 'fact_months', 'fiscal_quarter_of', 'period_fits', 'FactHit', 'fact_score',
-           'question_stems', 'find_facts', 'scoped_evidence', 'asked_words', 'cites_what_was_asked']
+__all__ = ['FILLER', 'MARGIN_RE', 'TOP_LINE', 'PERIOD_WORDS', 'OPERATION_WORDS', 'SYNONYMS', 'stems', 'dim_words', 'fact_words',
+           'fiscal_year_end', 'fiscal_year_of', 'fact_months', 'fiscal_quarter_of', 'period_fits', 'FactHit',
+           'fact_score', 'question_stems', 'find_facts', 'scoped_evidence', 'asked_words', 'cites_what_was_asked',
+           'filing_vocabulary', 'unseen_words']
 
 # %% ../nbs/03b_facts.ipynb #2be0aa87
 _WORD_RE = re.compile(r'[A-Z]?[a-z]+|[A-Z]+(?![a-z])')
@@ -163,3 +164,25 @@ def cites_what_was_asked(question: str, values: Sequence, items: Sequence, filin
     by = {it.label: it for it in items}
     src = lambda it: it.text.split('|')[0] if it.kind == 'row' else it.text
     return any(q & stems(src(by[v.source])) for v in values if v.source in by)
+
+# %% ../nbs/03b_facts.ipynb #e5a119f7
+OPERATION_WORDS = stems('share percentage percent fraction ratio proportion portion rate change changed increase increased '
+                        'decrease decreased decline declined grow grew growth rise rose fall fell drop difference average mean '
+                        'sum combined came come contributed accounted earn earned spend spent generate generated make made '
+                        'start starting opening beginning closing half full latest larger smaller higher lower more less '
+                        'between over across each respectively much many largest smallest highest lowest biggest')
+SYNONYMS = {k: stems(v) for k, v in {'capex': 'capital expenditures purchases property', 'buyba': 'repurchases',
+            'headc': 'employees', 'workf': 'employees', 'staff': 'employees', 'profi': 'income earnings',
+            'earni': 'income', 'sales': 'revenues', 'reven': 'sales', 'turno': 'revenues sales'}.items()}
+
+def filing_vocabulary(pages, facts: FactStore, filing: str) -> set[str]:
+    "The stems of every word a filing shows (its sections' chunks) and of its XBRL concepts."
+    words = set()
+    for pid in pages.page_ids():
+        if pid.startswith(filing + '/'): words |= {w for c in pages.page_chunks(pid) for w in stems(c.text)}
+    return words | {w for f, _ in facts.find(filing=filing) for w in stems(f.concept.split(':')[-1])}
+
+def unseen_words(question: str, filings: Sequence[Filing], vocabulary: set[str]) -> list[str]:
+    "The words of what `question` asks that `vocabulary` (the filings in scope) never mentions, paraphrases included."
+    seen = lambda s: s in vocabulary or bool(SYNONYMS.get(s, set()) & vocabulary)
+    return [w for w in asked_words(question, filings) if (s := w.lower()[:5]) not in OPERATION_WORDS and not seen(s)]

@@ -206,19 +206,37 @@ def parse_rows(rows: list[list[Cell]]) -> Optional[Grid]:
     return Grid(header=header, rows=out, indents=indents, facts=facts, numeric=numeric)
 
 # %% ../nbs/01b_filings.ipynb #b25ace8f
+_PERIOD_LABEL = re.compile(r'(?:(?:fiscal|calendar)\s+)?(?:year\s+)?(?:19|20)\d\d:?', re.I)
+
+def _closes(head: tuple[float, str, bool], ind: float, period: bool, heading: bool) -> bool:
+    "Whether a row at indent `ind` closes open heading `head`: one less indented, or at its indent a sibling (another year under a year; a row that is no year under a heading without ':')."
+    h_ind, h_label, h_period = head
+    if h_ind != ind: return h_ind > ind
+    if h_period: return period or heading
+    return not h_label.endswith(':') and not period
+
+def _path(heads: list[tuple[float, str, bool]]) -> list[str]:
+    "The headings a row's label carries: the innermost, and those above it while the one carried is a year."
+    out = []
+    for _, label, is_period in reversed(heads):
+        out.insert(0, label.rstrip(':').strip())
+        if not is_period: break
+    return out
+
 def with_parents(rows: list[list[str]], indents: list[float]) -> list[list[str]]:
     "Labels with their heading ('Net sales: Products'): a value-less row heads the rows indented more (or as much, after ':'), up to its Total."
-    out, heads = [], []  # open headings: (indent, label)
+    out, heads = [], []  # open headings: (indent, label, is a year)
     for row, ind in zip(rows, indents):
         label, valued = row[0], any(is_value(c) for c in row[1:])
-        while heads and (heads[-1][0] > ind or (heads[-1][0] == ind and not heads[-1][1].endswith(':'))): heads.pop()
+        period = bool(_PERIOD_LABEL.fullmatch(label.strip()))
+        while heads and _closes(heads[-1], ind, period, not valued): heads.pop()
         if not valued:
-            if label: heads.append((ind, label))
+            if label: heads.append((ind, label, period))
             out.append(row); continue
-        parent = heads[-1][1].rstrip(':').strip() if heads else ''
-        if parent and re.match(r'total\b', label, re.I): heads.pop()
-        named = parent and label and not label.lower().startswith(parent.lower())
-        out.append([f"{parent}: {label}" if named else label, *row[1:]])
+        path = [p for p in _path(heads) if p]
+        if path and re.match(r'total\b', label, re.I): heads.pop()
+        named = path and label and not label.lower().startswith(path[-1].lower())
+        out.append([': '.join(path + [label]) if named else label, *row[1:]])
     return out
 
 # %% ../nbs/01b_filings.ipynb #4fe2a655

@@ -50,6 +50,16 @@ def test_statement_rows_have_period_headers_parents_and_scale(filings):
     assert 'RevenueRemainingPerformanceObligation' not in hidden and 'P1Y' not in hidden  # the hidden XBRL header is never text
 
 
+def test_a_schedule_of_year_rows_carries_its_heading(filings):
+    "Schedule II lists a row per year under each allowance: the year alone would say nothing, so the label carries the heading."
+    ds = read_filing((filings/'ibm-10-k-2025-02-25.html').read_bytes(), 'ibm-10-k')
+    rows = {r[0]: r[1:] for p in ds.pages.values() for t in p.tables for r in t.rows}
+    assert rows['Allowance For Inventory Losses: 2024'] == ['$ 658', '$ 122', '$ (199)', '$ (4)', '$ 577']
+    assert rows['Allowance For Credit Losses (1) (2): 2024: –Current'][0] == '$ 431'
+    fact = next(f for f in ds.facts if f.id == 'f-178')  # the XBRL fact keeps the path as its label
+    assert (fact.label, fact.value) == ('Allowance For Inventory Losses: 2024', 577e6)
+
+
 def _copy_bad_files(filings: Path, d: Path):
     "A truncated filing, a 60 MB file, an HTML page that is not a filing, a binary renamed .pdf, and an empty text file."
     good = (filings/'aapl-10-q-2025-08-01.html').read_bytes()

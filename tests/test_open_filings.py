@@ -88,3 +88,11 @@ def test_a_follow_up_keeps_the_company_and_asks_for_its_own_period(settings):
     assert any('Net income' in it.text for it in again.evidence), [it.text[:60] for it in again.evidence]
     alone = Agent(settings, retriever=Retriever(settings), llm=FakeLLM(['{}'])).ask('And in 2023?')
     assert alone.declined and alone.declined.startswith('which company?')  # without the conversation it names none
+
+
+def test_a_measure_the_filings_never_mention_is_declined_without_the_model(settings):
+    a, llm = ask(settings, "What was Netflix's average monthly churn rate in 2024?")
+    assert a.declined == 'not found in the ingested filings: NFLX-10-K-2024-12-31 never mention churn', a.declined
+    assert a.value is None and not llm.calls
+    a, llm = ask(settings, "How many paid memberships did Netflix have at the end of 2024?", [named({'x': 1}, 'x')])
+    assert not (a.declined or '').endswith('never mention memberships') and llm.calls  # a measure it reports goes to the model
