@@ -58,19 +58,23 @@ def main():
     model, evidence = Replay(), RecordedEvidence(ds.pages)
     agent = Agent(Settings(_env_file=None, conventions=a.conventions, evidence_k=8, llm_cache='off'), retriever=evidence,
                   llm=FakeLLM(model, model='replay'))
-    right = approx = changed = 0
+    right = approx = changed = more = 0
     for rec in recs:
         model.load(rec); evidence.rec = rec
         approx += any(s.get('calls', 0) > 1 for s in rec['trace'])
         new = eval_question(agent, qs[rec['id']], ds.pages.get(rec['page_id']))
         right += bool(new['correct'])
+        if (new.get('llm_calls') or 0) > (rec.get('llm_calls') or 0):
+            more += 1
+            if a.diff: print(f"  {rec['id']}: {new['llm_calls']} model calls, the run {rec['llm_calls']} (a new send-back, replayed with the same output)")
         if bool(new['correct']) != bool(rec['correct']) or new['prediction'] != rec['prediction']:
             changed += 1
             if a.diff: print(f"{'+' if new['correct'] else '-' if rec['correct'] else ' '} {rec['id']}: {rec['question']}\n"
                              f"    was {rec['display']} ({rec['expression']}), now {new['display']} ({new['expression']}) gold {rec['gold']}")
     was = sum(bool(r['correct']) for r in recs)
     print(f"{a.conventions}: {right}/{len(recs)} = {right / len(recs):.1%} by FinQA's rule (the run: {was}/{len(recs)} = {was / len(recs):.1%}); "
-          f"{changed} answers changed; {approx} questions replayed with a stage's last output only")
+          f"{changed} answers changed; {approx} questions replayed with a stage's last output only; "
+          f"{more} would call the model more often (new send-backs: their new answers need a fresh run)")
 
 
 if __name__ == '__main__':

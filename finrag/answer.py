@@ -109,7 +109,7 @@ def _sentence_unit(v: Value, it: Item) -> Optional[str]:
 def value_unit(v: Value, items: Sequence[Item]) -> Optional[str]:
     "A value's unit from its source: percent, an index level, a currency (per share), shares, or None when the source does not say."
     it = item_of(v, items)
-    if v.quote.strip().endswith('%'): return 'percent'
+    if '%' in v.quote: return 'percent'  # `27.5%`, and FinQA's `27.5% ( 27.5 % )`
     if it is None: return None
     if index_row(v, items): return 'index'
     if it.kind != 'row': return _sentence_unit(v, it)
@@ -203,14 +203,23 @@ def unit_of(expr: str, values: Sequence[Value], items: Sequence[Item]) -> tuple[
     return unit, SCALE_NAMES.get(factor) if factor else None, factor
 
 # %% ../nbs/05c_answer.ipynb #fbf9f6e9
-RATIO_Q = re.compile(PERCENT_Q.pattern + r'|\bratio\b|\b(?:what|the)\s+share\s+of\b', re.I)
+RATIO_Q = re.compile(r'\b(?:what|by\s+what|as\s+an?)\s+(?:percent(?:age)?|share|portion|proportion|fraction)\b|\bpercent(?:age)?\s+'
+                     r'(?:change|increase|decrease|growth|decline|of)\b|\bgrowth\s+rate\b|\bmargins?\b|\bratio\b', re.I)  # asked for, not a % it mentions
 
 def _money(unit: Optional[str]) -> bool: return unit in CURRENCIES.values()
+_COUNTED = re.compile(r'number|shares|units|securities|employees|count', re.I)  # glued PDF words too: `numberof sharespurchased`
+_AMOUNT_ASKED = re.compile(r'\bin\s+(?:millions|thousands|billions|dollars)\b|\$|\bdollar\s+amount\b', re.I)
+
+def _money_units(values: Sequence[Value], items: Sequence[Item]) -> dict[str, Optional[str]]:
+    "Each value's unit, with money only where its row does not count things (a table's `$` does not make a share count money)."
+    def unit(v):
+        u, it = value_unit(v, items), item_of(v, items)
+        return None if _money(u) and it is not None and it.kind == 'row' and _COUNTED.search(_labels(v, it)) else u
+    return {v.name: unit(v) for v in values}
 
 def unit_error(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
     "Why the units of `expr` over `values` cannot answer `question` (None when they can)."
-    units = {v.name: value_unit(v, items) for v in values}
-    body = parse_expression(expr).body
+    units, body = _money_units(values, items), parse_expression(expr).body
     for n in ast.walk(body):
         if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mult) and _money(node_unit(n.left, units)) and _money(node_unit(n.right, units)):
             return "the expression multiplies two amounts of money, which measures nothing: use each value once, as the question asks"
@@ -218,7 +227,8 @@ def unit_error(question: str, expr: str, values: Sequence[Value], items: Sequenc
             sides = {node_unit(n.left, units), node_unit(n.comparators[0], units)}
             if any(map(_money, sides)) and sides & {'percent', 'ratio'}:
                 return "the comparison sets a percentage against an amount of money: compare like with like (a margin is the amount divided by revenue)"
-    if RATIO_Q.search(question) and _money(unit := node_unit(body, units)):
+    divides = any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div) for n in ast.walk(body))
+    if RATIO_Q.search(question) and not _AMOUNT_ASKED.search(question) and not divides and _money(unit := node_unit(body, units)):
         return (f"the question asks for a percentage or ratio, but the expression computes an amount in {unit}: divide the part "
                 "by the whole (a margin is the amount divided by revenue, a share is the part divided by the total)")
     return None
