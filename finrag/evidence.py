@@ -11,9 +11,9 @@ from .config import FinragError
 
 # %% auto #0
 __all__ = ['SCALES', 'YEAR_RE', 'STOP', 'AgentError', 'Number', 'find_numbers', 'parse_number', 'same', 'years', 'first_year',
-           'column_years', 'no_years', 'Item', 'injection_flags', 'make_items', 'filing_tag', 'render_items',
-           'source_name', 'source_label', 'header_number', 'header_item', 'Place', 'place_value', 'places', 'bare_year',
-           'slug', 'place_name', 'name_words', 'Value', 'value_at', 'item_of']
+           'column_years', 'no_years', 'Item', 'injection_flags', 'short_title', 'filing_row_text', 'make_items',
+           'filing_tag', 'render_items', 'source_name', 'source_label', 'header_number', 'header_item', 'Place',
+           'place_value', 'places', 'bare_year', 'slug', 'place_name', 'name_words', 'Value', 'value_at', 'item_of']
 
 # %% ../nbs/05_evidence.ipynb #de17f96f
 class AgentError(FinragError):
@@ -110,6 +110,22 @@ def _distinct(chunks: Sequence[Any]) -> list:
     seen = set()
     return [c for c in chunks if not getattr(c, 'filing', None) or (c.text not in seen and not seen.add(c.text))]
 
+_SCALE_NOTE = re.compile(r'\s*\(\s*(?:\$\s*)?in\s+(?:millions|thousands|billions)\b[^()]*\)', re.I)
+
+def short_title(title: Optional[str], limit: int = 100) -> str:
+    "A table's title as the model needs it: the sentence that introduces the table (its last), cut to about `limit` characters."
+    t = re.sub(r'\s+', ' ', title or '').strip()
+    last = re.split(r'(?<=[.;])\s+(?=[A-Z])', t)[-1]
+    return last if len(last) <= limit else last[:limit].rsplit(' ', 1)[0] + ' …'
+
+def filing_row_text(c: Any) -> str:
+    "A filing's row as the model reads it: each column's repeated scale note said once after the title, a long title cut short."
+    from finrag.ingest import row_text
+    header = list(getattr(c, 'header', None) or [])
+    notes = {m.group(0).strip() for h in header for m in [_SCALE_NOTE.search(h)] if m}
+    title = ' '.join(filter(None, [short_title(getattr(c, 'title', None)), sorted(notes)[0] if len(notes) == 1 else '']))
+    return row_text([_SCALE_NOTE.sub('', h) for h in header] if len(notes) == 1 else header, c.cells or [], title)
+
 def make_items(evidence: Sequence[Any], k: int = 8, max_chars: int = 400) -> list[Item]:
     "Labelled items for the top `k` row and sentence chunks (a filing's repeated texts once), rows first in table order."
     chunks = _distinct([e.chunk for e in evidence if getattr(e.chunk, 'kind', '') in ('row', 'text')])[:k]
@@ -118,7 +134,8 @@ def make_items(evidence: Sequence[Any], k: int = 8, max_chars: int = 400) -> lis
     items = []
     for i, c in enumerate(rows, 1):
         hdr, cells = list(getattr(c, 'header', None) or []), list(getattr(c, 'cells', None) or [])
-        items.append(Item(label=f"R{i}", chunk_id=c.id, ref=c.ref, kind='row', header=hdr, cells=cells, text=c.text,
+        text = filing_row_text(c) if getattr(c, 'filing', None) and cells else c.text  # a filing's headers repeat their scale
+        items.append(Item(label=f"R{i}", chunk_id=c.id, ref=c.ref, kind='row', header=hdr, cells=cells, text=text,
                           scale=getattr(c, 'scale', None), currency=getattr(c, 'currency', None), filing=getattr(c, 'filing', None),
                           page_id=getattr(c, 'page_id', None)))
     for i, c in enumerate(sents, 1):
