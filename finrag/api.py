@@ -34,7 +34,7 @@ def open_keys(settings: Settings) -> KeyStore:
 def open_audit(settings: Settings) -> AuditLog:
     "The configured audit log: PostgreSQL if `settings.database_url` is set, else SQLite under FINRAG_HOME."
     url = settings.database_url.get_secret_value() if settings.database_url is not None else ''
-    return open_audit_log(url or None, settings.home)
+    return open_audit_log(url or None, settings.home, redact=settings.audit_redact)
 
 # %% ../nbs/07e_api.ipynb #52d3b0e8
 class FinragAPI:

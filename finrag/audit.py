@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 from .config import FinragError
 
 # %% auto #0
-__all__ = ['GENESIS', 'AuditError', 'canonical', 'chain_hash', 'VerifyReport', 'verify_rows', 'answer_record', 'AuditLog',
-           'SqliteAuditLog', 'PostgresAuditLog', 'open_audit_log']
+__all__ = ['GENESIS', 'AuditError', 'canonical', 'chain_hash', 'VerifyReport', 'verify_rows', 'answer_record', 'redact',
+           'redact_record', 'AuditLog', 'SqliteAuditLog', 'PostgresAuditLog', 'open_audit_log']
 
 # %% ../nbs/07b_audit.ipynb #8f2d2f08
 class AuditError(FinragError):
@@ -76,6 +76,44 @@ def answer_record(ans: Any) -> dict:
         stages={s.stage: dict(status=s.status, latency_s=round(s.latency_s, 4)) for s in trace},
         failed_stage=ans.failed_stage, error=ans.error, flags=list(ans.flags))
 
+# %% ../nbs/07b_audit.ipynb #19ec3d25
+_PERSONAL = [('email', re.compile(r'\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b')),
+             ('iban', re.compile(r'\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b')),
+             ('account', re.compile(r'\b(account|acct\.?|a/c)(?:\s+(?:number|no\.?|#))?\s*[:#]?\s*\d[\d -]{4,}\d', re.I)),
+             ('national id', re.compile(r'(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])')),
+             ('card', re.compile(r'(?<!\d)(?<!\d[,.])\d(?:[ -]?\d){12,18}(?!\d|[,.]\d)')),
+             ('phone', re.compile(r'(?<!\w)(?<!\d[,.\s-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)\s?|\d{2,4}[\s.-])\d{3,4}[\s.-]\d{3,4}'
+                                  r'(?!\w|[,.\s-]\d)'))]
+
+def _luhn(digits: str) -> bool:
+    "Whether a card number's check digit is right."
+    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(map(int, reversed(digits))))
+    return total % 10 == 0
+
+def _iban_ok(s: str) -> bool:
+    "Whether an IBAN's mod-97 check holds."
+    s = s.replace(' ', ''); n = ''.join(str(int(c, 36)) for c in s[4:] + s[:4])
+    return int(n) % 97 == 1
+
+_VALID = {'card': lambda m: _luhn(re.sub(r'\D', '', m)), 'iban': _iban_ok}
+
+def _mask(kind: str, m: re.Match) -> str:
+    "The replacement of one match: `[kind]`, the word before an account number kept, a number failing its check left as it is."
+    if kind == 'account': return f"{m.group(1)} [account]"
+    return f"[{kind}]" if _VALID.get(kind, bool)(m.group(0)) else m.group(0)
+
+def redact(text: str) -> str:
+    "`text` with emails, phone numbers, card, account, IBAN and national id numbers replaced by `[kind]`."
+    for kind, rx in _PERSONAL: text = rx.sub(lambda m: _mask(kind, m), text)
+    return text
+
+def redact_record(obj: Any) -> Any:
+    "Every string in a record (dicts and lists walked) redacted."
+    if isinstance(obj, str): return redact(obj)
+    if isinstance(obj, dict): return {k: redact_record(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [redact_record(v) for v in obj]
+    return obj
+
 # %% ../nbs/07b_audit.ipynb #7a5f013a
 _IDENT = re.compile(r'^[A-Za-z_][A-Za-z0-9_]{0,40}$')
 
@@ -86,6 +124,12 @@ def _ident(name: str) -> str:
 
 class AuditLog:
     "The interface both stores share: append, read, verify."
+    redact: bool = True  # personal data left out of each record before it is hashed (`FINRAG_AUDIT_REDACT`)
+
+    def payload(self, record: dict) -> str:
+        "The text stored and hashed for `record`: canonical JSON, personal data redacted unless the log keeps it."
+        return canonical(redact_record(record) if self.redact else record)
+
     def append(self, record: dict) -> tuple[int, str]: raise NotImplementedError
     def rows(self, after: int = 0, limit: int | None = None) -> list[tuple[int, str, str, str]]: raise NotImplementedError
     def head(self) -> tuple[int, str]: raise NotImplementedError
@@ -132,7 +176,7 @@ class SqliteAuditLog(AuditLog):
 
     def append(self, record: dict) -> tuple[int, str]:
         "Add `record` at the end of the chain; returns its (seq, hash)."
-        payload = canonical(record)
+        payload = self.payload(record)
         with closing(self._connect()) as con:
             con.execute('BEGIN IMMEDIATE')
             try:
@@ -213,7 +257,7 @@ def _conn(self: PostgresAuditLog):
 @patch
 def append(self: PostgresAuditLog, record: dict) -> tuple[int, str]:
     "Add `record` at the end of the chain; returns its (seq, hash)."
-    payload = canonical(record)
+    payload = self.payload(record)
     with self._conn() as con, con.transaction():
         seq, prev = con.execute(f"SELECT seq, hash FROM {self.h} WHERE id = 1 FOR UPDATE").fetchone()
         seq += 1
@@ -241,10 +285,16 @@ def drop(self: PostgresAuditLog):
             con.execute(f"DROP TABLE IF EXISTS {self.t}, {self.h}"); con.execute(f"DROP FUNCTION IF EXISTS {self.fn}()")
 
 # %% ../nbs/07b_audit.ipynb #778df7bd
-def open_audit_log(database_url: str | None, home: Path | str, table: str = 'audit_log') -> AuditLog:
-    "The audit log for `database_url` (PostgreSQL or `sqlite:///path`), else SQLite under `home`."
+def _store(database_url: str | None, home: Path | str, table: str) -> AuditLog:
+    "The store a URL names."
     if not database_url: return SqliteAuditLog(Path(home)/'audit.sqlite', table)
     if database_url.startswith(('postgresql://', 'postgres://')): return PostgresAuditLog(database_url, table)
     if database_url.startswith('sqlite:///'): return SqliteAuditLog(Path(database_url[len('sqlite:///'):]), table)
     raise AuditError(f"unsupported database URL scheme in '{database_url.split(':', 1)[0]}:...'",
                      hint="use postgresql://user@host:port/db or sqlite:///path/to/file")
+
+def open_audit_log(database_url: str | None, home: Path | str, table: str = 'audit_log', redact: bool = True) -> AuditLog:
+    "The audit log for `database_url` (PostgreSQL or `sqlite:///path`), else SQLite under `home`; `redact`: leave personal data out."
+    log = _store(database_url, home, table)
+    log.redact = redact
+    return log

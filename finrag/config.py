@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     n_gpu_layers: int = Field(0, ge=-1)  # llama.cpp layers offloaded to a GPU (-1: all); 0 on CPU
     # the HTTP service (`finrag serve`): its audit store, and a bound on everything it accepts and waits for
     database_url: Optional[SecretStr] = None  # audit log in PostgreSQL (postgresql://...); SQLite under `home` when unset
+    audit_redact: bool = True  # personal data in questions (emails, phones, card, account and national id numbers) left out of the audit log
     rate_per_min: int = Field(120, ge=1)  # requests a minute per API key, unless the key has its own rate
     rate_burst: Optional[int] = Field(None, ge=1)  # rate-limit bucket size; default 10 seconds' worth
     ask_threads: int = Field(8, ge=1)  # questions worked on at once per worker
