@@ -465,6 +465,17 @@ def test_audit_records_every_request_without_keys(srv, corpus):
     for secret in srv['keys'].values(): assert secret.split('_', 2)[2] not in blob  # no key in the log or the records
 
 
+def test_personal_data_in_a_question_is_redacted_in_the_audit_log(srv, corpus):
+    q = 'What was revenue? Reply to jane.doe@example.com or (212) 555-0187, card 4111 1111 1111 1111.'
+    r = call(srv, 'POST', '/ask', 'reader', json={'question': q, 'page_id': 'NOPE/2024/page_1.pdf'})
+    assert r.status_code == 404, r.text  # refused, and audited with the question
+    recs = SqliteAuditLog(srv['home']/'audit.sqlite').tail(20)
+    ask = next(r for r in reversed(recs) if r['route'] == '/ask' and 'Reply to' in (r['detail'].get('question') or ''))
+    assert ask['detail']['question'] == 'What was revenue? Reply to [email] or [phone], card [card].', ask['detail']
+    assert 'jane.doe' not in json.dumps(recs) and '555-0187' not in json.dumps(recs)
+    assert call(srv, 'GET', '/audit/verify', 'admin').json()['ok']  # redacted before hashing: the chain holds
+
+
 def test_audit_chain_verifies_and_catches_tampering(srv, corpus):
     rep = call(srv, 'GET', '/audit/verify', 'admin').json()
     assert rep['ok'] and rep['records'] > 50, rep
