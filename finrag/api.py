@@ -33,8 +33,10 @@ def open_keys(settings: Settings) -> KeyStore:
 
 def open_audit(settings: Settings) -> AuditLog:
     "The configured audit log: PostgreSQL if `settings.database_url` is set, else SQLite under FINRAG_HOME."
-    url = settings.database_url.get_secret_value() if settings.database_url is not None else ''
-    return open_audit_log(url or None, settings.home, redact=settings.audit_redact)
+    secret = lambda s: s.get_secret_value() if s is not None else ''
+    old = [k.strip() for k in secret(settings.audit_old_keys).split(',') if k.strip()]
+    return open_audit_log(secret(settings.database_url) or None, settings.home, redact=settings.audit_redact, key=secret(settings.audit_key) or None,
+                          old_keys=old, checkpoints=settings.audit_checkpoints, every=settings.audit_checkpoint_every)
 
 # %% ../nbs/07e_api.ipynb #52d3b0e8
 class FinragAPI:

@@ -16,7 +16,7 @@ from .config import FinragError, get_settings
 __all__ = ['app', 'models_app', 'data_app', 'console', 'err_console', 'eval_app', 'keys_app', 'audit_app', 'friendly',
            'library_output_to_stderr', 'models_list', 'models_assemble', 'models_verify', 'data_stats_cmd', 'ingest',
            'search', 'facts', 'eval_retrieval_cmd', 'ask', 'eval_run', 'eval_compare', 'keys_create', 'keys_list',
-           'keys_revoke', 'audit_verify', 'serve']
+           'keys_revoke', 'audit_verify', 'audit_checkpoint', 'serve']
 
 # %% ../nbs/09_cli.ipynb #100d6a31
 app = typer.Typer(help="FinRAG: answers to numerical questions about financial filings, with the arithmetic and a source for every number.",
@@ -255,6 +255,14 @@ def audit_verify(as_json: bool = typer.Option(False, '--json', help="Print JSON.
     rep = open_audit(get_settings()).verify()
     print(rep.model_dump_json(indent=2) if as_json else rep.summary())
     if not rep.ok: raise typer.Exit(1)
+
+@audit_app.command('checkpoint')
+@friendly
+def audit_checkpoint():
+    "Append the audit log's current head, signed with FINRAG_AUDIT_KEY, to FINRAG_AUDIT_CHECKPOINTS (run it from cron)."
+    from finrag.api import open_audit
+    c = open_audit(get_settings()).checkpoint()
+    console.print(f"checkpoint: record {c['seq']} {c['hash']}" + (f" signed with key {c['key_id']}" if c['key_id'] else ' (unsigned: no FINRAG_AUDIT_KEY)'), highlight=False)
 
 @app.command()
 @friendly

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # the HTTP service (`finrag serve`): its audit store, and a bound on everything it accepts and waits for
     database_url: Optional[SecretStr] = None  # audit log in PostgreSQL (postgresql://...); SQLite under `home` when unset
     audit_redact: bool = True  # personal data in questions (emails, phones, card, account and national id numbers) left out of the audit log
+    audit_key: Optional[SecretStr] = None  # HMAC key of the audit chain: recomputing hashes needs it (set it on every writer)
+    audit_old_keys: Optional[SecretStr] = None  # comma-separated keys rotated out, to verify the records they signed
+    audit_checkpoints: Optional[Path] = None  # file for signed audit heads; keep it where the database's writer cannot rewrite it
+    audit_checkpoint_every: int = 100  # records between checkpoints (0: only `finrag audit checkpoint`)
     rate_per_min: int = Field(120, ge=1)  # requests a minute per API key, unless the key has its own rate
     rate_burst: Optional[int] = Field(None, ge=1)  # rate-limit bucket size; default 10 seconds' worth
     ask_threads: int = Field(8, ge=1)  # questions worked on at once per worker

@@ -93,6 +93,54 @@ def test_deleted_records_are_detected(store):
     assert 'the head says record 6 ends the log but the last record is 5' in store.log.verify().problems
 
 
+def _keyed(store, tmp_path, every=3):
+    "The store's log keyed (as FINRAG_AUDIT_KEY would) with checkpoints in a file beside, not in, the database."
+    from finrag.audit import key_id
+    log = store.log
+    log.key, log.keys, log.checkpoint_path, log.checkpoint_every = b'audit-secret', {key_id(b'audit-secret'): b'audit-secret'}, tmp_path/'cp', every
+    return log
+
+
+def test_keyed_chain_catches_every_hash_recomputed(store, tmp_path):
+    "Someone who can write the store rewrites record 2 and recomputes every hash after it, and the head: without the key it shows."
+    from finrag.audit import chain_hash
+    log = _keyed(store, tmp_path)
+    _fill(log, 7)
+    rep = log.verify()
+    assert rep.ok and (rep.keyed, rep.checkpoints) == (7, 2), rep
+    store.disable_guards()
+    rows = log.rows(); prev = rows[0][3]
+    for seq, payload, _, _ in rows[1:]:
+        payload = payload.replace('question 1', 'forged'); h = chain_hash(prev, seq, payload)
+        store.raw('UPDATE audit_log SET payload = %s, prev_hash = %s, hash = %s WHERE seq = %s', payload, prev, h, seq); prev = h
+    store.raw('UPDATE audit_log_head SET hash = %s WHERE id = 1', prev)
+    problems = log.verify().problems
+    assert 'record 2: not keyed after keyed records (rewritten without the key)' in problems
+    assert 'record 3: differs from its checkpoint (rewritten)' in problems and 'record 6: differs from its checkpoint (rewritten)' in problems
+
+
+def test_truncation_with_the_head_moved_back_is_caught_by_a_checkpoint(store, tmp_path):
+    log = _keyed(store, tmp_path)
+    _fill(log, 7)
+    store.disable_guards()
+    store.raw('DELETE FROM audit_log WHERE seq > 4')
+    store.raw('UPDATE audit_log_head SET seq = 4, hash = %s WHERE id = 1', log.rows(3, 1)[0][3])  # the chain alone now looks whole
+    assert log.verify().problems == ['a checkpoint saw record 6, but the log ends at 4 (truncated)']
+
+
+def test_a_rotated_key_still_verifies_its_records(store, tmp_path):
+    from finrag.audit import key_id
+    log = _keyed(store, tmp_path)
+    _fill(log, 4)
+    log.key = b'new-secret'; log.keys[key_id(b'new-secret')] = b'new-secret'
+    _fill(log, 3)
+    assert log.verify().ok and log.verify().keyed == 7
+    del log.keys[key_id(b'audit-secret')]  # the old key dropped from FINRAG_AUDIT_OLD_KEYS: its records cannot be checked
+    problems = log.verify().problems
+    assert f"checkpoint line 1: signed with key {key_id(b'audit-secret')}, which is not configured" in problems
+    assert f"record 1: signed with key {key_id(b'audit-secret')}, which is not configured (FINRAG_AUDIT_KEY or FINRAG_AUDIT_OLD_KEYS)" in problems
+
+
 def test_concurrent_appends_form_one_chain(store):
     "Threads, each with its own connection (and for PostgreSQL a second log object, as a second worker would)."
     logs = [store.log, type(store.log)(*([store.log.path] if isinstance(store.log, SqliteAuditLog) else [PG_URL]),
