@@ -190,6 +190,7 @@ def load_llama(path: Path | str, n_ctx: int = 4096, n_threads: int = 1, n_gpu_la
         if key not in _LOADED:
             from llama_cpp import Llama
             from finrag.models import check_gguf
+            if not Path(key[0]).is_file(): raise LLMError(f"could not load {path}: no such file", hint="check FINRAG_GGUF_PATH / run `finrag models assemble`")
             sha = check_gguf(key[0])  # the bytes themselves, before every load
             try: llama = Llama(model_path=key[0], n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
                                n_gpu_layers=n_gpu_layers, verbose=False)
