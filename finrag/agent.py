@@ -307,14 +307,14 @@ class Agent:
         return [self.named_prompt if mode == 'named' else self.inline_prompt] + ([self.answer_prompt] if self.settings.inline_fallback else [])
 
     def ask(self, question: str, page_id: str | None = None, company: str | None = None, year: int | None = None,
-            conversation_id: str | None = None) -> Answer:
-        "Answer `question`, never raising for bad input or bad model output."
+            conversation_id: str | None = None, companies: Sequence[str] | None = None) -> Answer:
+        "Answer `question`, never raising for bad input or bad model output; `companies`: the only filers to read (an API key's scope)."
         ans = Answer(question=question if isinstance(question, str) else repr(question), page_id=page_id, conversation_id=conversation_id)
         stage = 'input'
         try:
             ans.question = self.check_question(question)
             history = self.conversations.get(conversation_id or '', [])
-            stage = 'retrieval'; items = ans.evidence = self.retrieve(ans, company, year, history)
+            stage = 'retrieval'; items = ans.evidence = self.retrieve(ans, company, year, history, companies)
             stage = 'answer'; self.answer_once(ans, items, history)
             if ans.scope and ans.values: ans.values = self.cite(ans)
         except Declined as e: ans.declined = str(e)
@@ -330,11 +330,11 @@ class Agent:
         if not re.search(r'[a-zA-Z]{2}', question): raise AgentError("the question has no words")
         return ' '.join(question.split())
 
-    def filings(self) -> list:
-        "The real filings in the retriever's index (none for FinQA-style pages, or a retriever without an index)."
+    def filings(self, companies: Sequence[str] | None = None) -> list:
+        "The real filings in the retriever's index (of `companies` only, when given; none for FinQA-style pages)."
         if (index := getattr(self.retriever, 'index', None)) is None: return []
         from finrag.files import fact_store
-        return fact_store(index).filings()
+        return [f for f in fact_store(index).filings() if not companies or f.ticker in companies]
 
     def scope(self, ans: Answer, company: str | None, filings: Sequence[Any], text: str | None = None) -> Any:
         "The question's (or `text`'s) companies, period and filings; `Declined` when it names no company among several, or nothing ingested covers it."
@@ -373,22 +373,23 @@ class Agent:
                       for v in values if v.filing and not v.fact_id and store.count(v.filing)]
         return values
 
-    def evidence(self, ans: Answer, company=None, year=None, history: Sequence[tuple[str, str]] = ()) -> tuple[list, int]:
+    def evidence(self, ans: Answer, company=None, year=None, history: Sequence[tuple[str, str]] = (), companies=None) -> tuple[list, int]:
         "Retrieved evidence and how many items to show: scoped to the question's filings (facts first) when filings are ingested."
         k, query = max(self.settings.evidence_k + 4, 12), retrieval_query(ans.question, history)
         if query != ans.question: ans.flags.append('a follow-up: retrieved with the earlier question(s) of the conversation')
-        if ans.page_id or not (filings := self.filings()):
-            return self.retriever.retrieve(query, page_id=ans.page_id, company=company, year=year, k=k), self.settings.evidence_k
+        if ans.page_id or not (filings := self.filings(companies)):
+            return self.retriever.retrieve(query, page_id=ans.page_id, company=company or (list(companies) if companies else None), year=year,
+                                           k=k), self.settings.evidence_k
         from finrag.facts import scoped_evidence
         from finrag.scope import find_companies
         sc = self.scope(ans, company, filings, None if company or find_companies(ans.question, filings) else query)
         self.check_mentioned(ans.question, sc, filings)
         return scoped_evidence(self.retriever, query, sc, filings, k), self.settings.evidence_k + 2 * len(sc.filings)
 
-    def retrieve(self, ans: Answer, company=None, year=None, history: Sequence[tuple[str, str]] = ()) -> list[Item]:
+    def retrieve(self, ans: Answer, company=None, year=None, history: Sequence[tuple[str, str]] = (), companies=None) -> list[Item]:
         "Retrieve and label evidence; `AgentError` if nothing usable comes back."
         st = Stage(stage='retrieval'); ans.trace.append(st); t0 = time.perf_counter()
-        try: ev, n = self.evidence(ans, company, year, history)
+        try: ev, n = self.evidence(ans, company, year, history, companies)
         finally: st.latency_s = time.perf_counter() - t0
         items = make_items(ev, k=n)
         if not items: raise AgentError("no evidence was found" + (f" on page {ans.page_id}" if ans.page_id else ''), hint="is the page ingested?")

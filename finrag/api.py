@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 from .config import FinragError, Settings, get_settings
 from .data import Page
-from .auth import ApiKey, AuthError, KeyStore, RateLimiter, authorize, key_from_headers, key_id
+from .auth import ApiKey, AuthError, Forbidden, KeyStore, RateLimiter, authorize, key_from_headers, key_id
 from .audit import AuditError, AuditLog, answer_record, open_audit_log
 from fastcore.basics import patch
 from .admission import (ApiError, Busy, Gate, GatedLLM, Metrics, check_text, default_metrics, error_parts,
@@ -162,6 +162,7 @@ def ask(self: FinragAPI, key: ApiKey, question: str, page_id: str | None = None,
     self.require_ready()
     check_text('question', question, self.settings.max_question_chars)
     for name, v in (('page_id', page_id), ('company', company), ('conversation_id', conversation_id)): check_text(name, v, 300)
+    if company and not key.sees(company): raise Forbidden(f"this key may read only the filings of {', '.join(key.companies)}, not {company}")
     return self._submit(self._answer, key, question, page_id, company, year, conversation_id, audit)
 
 @patch
@@ -172,10 +173,10 @@ def _answer(self: FinragAPI, key: ApiKey, question: str, page_id, company, year,
     if idx.count() == 0:
         raise ApiError(409, "the index is empty: there is nothing to answer from", code='empty_index', field=None,
                        reason='no pages are indexed', hint='ingest pages first: POST /ingest, or `finrag ingest FILE`')
-    if page_id and idx.get_page(page_id) is None:
+    if page_id and ((page := idx.get_page(page_id)) is None or not key.sees(page.company)):  # another company's page: as if absent
         raise ApiError(404, f"page '{page_id}' is not in the index", field='page_id', reason='unknown page', hint='GET /pages lists them')
     with self.gate.question() as hold:
-        ans = agent.ask(question, page_id=page_id, company=company, year=year,
+        ans = agent.ask(question, page_id=page_id, company=company, year=year, companies=key.companies or None,
                         conversation_id=f"{key.id}:{conversation_id}" if conversation_id else None)
     if hold.busy is not None: raise hold.busy
     ans.conversation_id = conversation_id
@@ -195,6 +196,8 @@ def ingest(self: FinragAPI, key: ApiKey, records: Any, audit: dict | None = None
     audit.update(records=len(records) if isinstance(records, list) else None)
     self.require_ready()
     pages = parse_records(records, self.settings.max_ingest_records)
+    if bad := sorted({str(p.company) for p in pages if not key.sees(p.company)}):
+        raise Forbidden(f"this key may ingest only the filings of {', '.join(key.companies)}, not {', '.join(bad)}")
     job = self.jobs.submit(pages, key.id)
     audit.update(job_id=job.id, pages=len(pages))
     return job
@@ -208,10 +211,11 @@ def job(self: FinragAPI, key: ApiKey, job_id: str) -> Job:
     return j
 
 @patch
-def pages(self: FinragAPI, limit: int = 1000, offset: int = 0) -> Future:
-    "A Future of (total, page ids[offset:offset+limit])."
+def pages(self: FinragAPI, limit: int = 1000, offset: int = 0, key: ApiKey | None = None) -> Future:
+    "A Future of (total, page ids[offset:offset+limit]): only the pages of `key`'s companies when it is scoped."
     def run():
-        ids = self._index().pages()
+        ids = self._index().pages() if key is None or not key.companies else \
+              [p for p, c in self._index().store.page_companies().items() if key.sees(c)]
         return len(ids), ids[offset:offset + limit]
     return self._submit(run)
 
@@ -276,7 +280,7 @@ class Gatekeeper:
         send = self._audited(core, send, entry, detail, route, t0)
         try:
             key = await anyio.to_thread.run_sync(core.admit, headers)
-            entry.update(key_id=key.id, role=key.role); state['key'] = key
+            entry.update(key_id=key.id, role=key.role, **({'companies': key.companies} if key.companies else {})); state['key'] = key
             limit, too_large = body_limit(core.settings, route, headers.get('content-type'))
             if int(headers.get('content-length') or 0) > limit: raise too_large
         except FinragError as e:

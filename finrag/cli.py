@@ -220,11 +220,13 @@ app.add_typer(audit_app, name='audit')
 @friendly
 def keys_create(role: str = typer.Option(..., '--role', help="reader (ask), ingester (ingest) or admin (both, and the audit log)."),
                 name: str = typer.Option('', help="A label: who or what the key is for."),
-                rate: Optional[int] = typer.Option(None, help="Requests a minute for this key (default FINRAG_RATE_PER_MIN).")):
+                rate: Optional[int] = typer.Option(None, help="Requests a minute for this key (default FINRAG_RATE_PER_MIN)."),
+                companies: str = typer.Option('', help="Tickers, comma-separated: the only filings this key may read or ingest (default: all).")):
     "Create an API key and print it, once."
     from finrag.api import open_keys
-    new = open_keys(get_settings()).create(role, name, rate)
-    err_console.print(f"created key {new.key.id} with role {new.key.role}; store it now, it is not shown again:", highlight=False)
+    new = open_keys(get_settings()).create(role, name, rate, companies.split(','))
+    scope = f", limited to {', '.join(new.key.companies)}" if new.key.companies else ''
+    err_console.print(f"created key {new.key.id} with role {new.key.role}{scope}; store it now, it is not shown again:", highlight=False)
     print(new.secret)
 
 @keys_app.command('list')
@@ -237,7 +239,7 @@ def keys_list(as_json: bool = typer.Option(False, '--json', help="Print JSON ins
     if as_json: return print(json.dumps([k.model_dump() for k in keys], indent=2))
     when = lambda t: datetime.fromtimestamp(t).strftime('%Y-%m-%d %H:%M') if t else ''
     console.print(_table([dict(id=k.id, role=k.role, name=k.name, created=when(k.created), revoked=when(k.revoked),
-                               rate=k.rate_per_min or 'default') for k in keys], 'API keys') if keys else 'no API keys')
+                               rate=k.rate_per_min or 'default', companies=', '.join(k.companies) or 'all') for k in keys], 'API keys') if keys else 'no API keys')
 
 @keys_app.command('revoke')
 @friendly

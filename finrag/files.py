@@ -83,15 +83,22 @@ def amended(index: Index, filing) -> Optional[str]:
     orig = filing.id.replace(filing.form.replace('/', '-'), filing.form[:-2], 1)
     return orig if any(p.startswith(orig + '/') for p in index.pages()) else None
 
+def _out_of_scope(ds, companies: Sequence[str]) -> list[str]:
+    "The companies of `ds`'s pages that `companies` (a key's scope; empty: all) does not hold."
+    return sorted({str(p.company) for p in ds.pages.values() if companies and (p.company or '').upper() not in companies})
+
 def ingest_files(paths: Sequence[Union[str, Path]], fmt: Kind = 'auto', settings: Settings | None = None, progress: bool = True,
-                 index: Index | None = None, ticker: str | None = None) -> IngestReport:
-    "Load each file (folders: every file inside) and add its pages and facts to the index; failures are counted and reported, the rest ingested."
+                 index: Index | None = None, ticker: str | None = None, companies: Sequence[str] = ()) -> IngestReport:
+    "Load each file (folders: every file inside) and add its pages and facts to the index (only `companies`' when given); failures are counted and reported, the rest ingested."
     settings = settings or Settings()
     index = index or Index(settings, embedder=make_embedder(settings, progress=progress))
     total = IngestReport()
     for path in document_paths(list(paths)):
         try: ds = load_document(path, fmt, ticker=ticker, max_mb=settings.max_file_mb)
         except DataError as e: total.errors.append(str(e)); total.files_failed += 1; continue
+        if bad := _out_of_scope(ds, companies):
+            total.errors.append(f"{Path(path).name}: a filing of {', '.join(bad)}; this key may ingest only {', '.join(companies)}")
+            total.files_failed += 1; continue
         rep = index.add_pages(ds.pages.values(), progress=progress)
         rep.errors, rep.files = ds.report.skipped + rep.errors, 1
         rep.facts = _store_facts(index, ds.facts, list(ds.pages.values()))

@@ -325,6 +325,7 @@ class PageStore:
 
     def generation(self) -> int: return int(self._q("SELECT value FROM meta WHERE key='generation'")[0][0])
     def page_ids(self) -> list[str]: return [r[0] for r in self._q('SELECT id FROM pages ORDER BY id')]
+    def page_companies(self) -> dict[str, Optional[str]]: return dict(self._q("SELECT id, json_extract(json, '$.company') FROM pages ORDER BY id"))
     def count(self) -> int: return self._q('SELECT COUNT(*) FROM chunks')[0][0]
 
 # %% ../nbs/02_ingest.ipynb #51a0c6c7

@@ -237,11 +237,12 @@ def _rank(self: Retriever, question: str, chunks: list[Chunk], dense: np.ndarray
     return [Evidence(chunk=ev[i].chunk, scores={**ev[i].scores, **({'rerank': float(final[i])} if reranked else {})}, rank=r + 1)
             for r, i in enumerate(order)]
 
-# %% ../nbs/03_retrieve.ipynb #cdf0bbef
-def _where(page_id: str | None, company: str | None, year: int | None, kinds: Sequence[str] | None,
+# %% ../nbs/03_retrieve.ipynb #71ee4bad
+def _where(page_id: str | None, company: str | Sequence[str] | None, year: int | None, kinds: Sequence[str] | None,
            filings: Sequence[str] | None = None) -> Optional[dict]:
-    "A Chroma `where` filter from the optional constraints."
-    conds = [{k: v} for k, v in (('page_id', page_id), ('company', company), ('year', year)) if v is not None]
+    "A Chroma `where` filter from the optional constraints (`company`: one ticker, or any of several)."
+    conds = [{k: v} for k, v in (('page_id', page_id), ('company', company), ('year', year)) if v is not None and not isinstance(v, (list, tuple))]
+    if isinstance(company, (list, tuple)): conds.append({'company': {'$in': list(company)}})
     if kinds: conds.append({'kind': {'$in': list(kinds)}})
     if filings: conds.append({'filing': {'$in': list(filings)}})
     return None if not conds else conds[0] if len(conds) == 1 else {'$and': conds}
@@ -284,7 +285,7 @@ def _open_candidates(self: Retriever, qvec: np.ndarray, tokens: list[str], where
     ids = list(dict.fromkeys([*dense, *bm_ids]))
     return ids, dense, {i: float(scores[bm.pos[i]]) if i in bm.pos else 0.0 for i in ids}
 
-# %% ../nbs/03_retrieve.ipynb #75db50ca
+# %% ../nbs/03_retrieve.ipynb #e19c5f3e
 @patch
 def _bm25_mask(self: Retriever, company: str | None, year: int | None, kinds: Sequence[str] | None,
                filings: Sequence[str] | None = None) -> Optional[np.ndarray]:
@@ -296,15 +297,15 @@ def _bm25_mask(self: Retriever, company: str | None, year: int | None, kinds: Se
         self._meta = {f: np.array([getattr(meta[i], f) if i in meta else None for i in bm.ids], dtype=object) for f in ('company', 'year', 'kind', 'filing')}
         self._meta_gen = bm.generation
     mask = np.ones(len(bm.ids), dtype=bool)
-    if company is not None: mask &= self._meta['company'] == company
+    if company is not None: mask &= np.isin(self._meta['company'], list(company)) if isinstance(company, (list, tuple)) else self._meta['company'] == company
     if year is not None: mask &= self._meta['year'] == year
     if kinds: mask &= np.isin(self._meta['kind'], list(kinds))
     if filings: mask &= np.isin(self._meta['filing'], list(filings))
     return mask
 
-# %% ../nbs/03_retrieve.ipynb #231d9699
+# %% ../nbs/03_retrieve.ipynb #16e6dbba
 @patch
-def retrieve(self: Retriever, question: str, page_id: str | None = None, company: str | None = None, year: int | None = None,
+def retrieve(self: Retriever, question: str, page_id: str | None = None, company: str | Sequence[str] | None = None, year: int | None = None,
              k: int = 10, mode: Mode | None = None, kinds: Sequence[str] | None = None, rerank: bool = True,
              filings: Sequence[str] | None = None) -> list[Evidence]:
     "The `k` best chunks for `question`, page-scoped when `page_id` is given, else over the corpus (filtered; `filings`: chunks of those filings only)."

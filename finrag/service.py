@@ -125,8 +125,8 @@ def job(job_id: str = Path(..., max_length=64), key: ApiKey = Depends(needs('ing
 @app.get('/pages', response_model=PagesResponse, responses=ERRORS, tags=['finrag'])
 async def pages(limit: int = Query(1000, ge=1, le=10000), offset: int = Query(0, ge=0),
                 key: ApiKey = Depends(needs('read'))) -> PagesResponse:
-    "The ids of the indexed pages."
-    total, ids = await asyncio.wrap_future(_core().pages(limit, offset))
+    "The ids of the indexed pages (a key limited to companies sees theirs only)."
+    total, ids = await asyncio.wrap_future(_core().pages(limit, offset, key))
     return PagesResponse(total=total, offset=offset, limit=limit, pages=ids)
 
 @app.get('/audit/verify', response_model=VerifyReport, responses=ERRORS, tags=['admin'])

@@ -7,12 +7,13 @@ from __future__ import annotations
 import os, re, shutil, threading, time, uuid
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO, Optional, Sequence
+from fastcore.basics import patch
 from .config import Settings
 from .data import DataError
 from .documents import _what, sniff
 from .ingest import IngestReport
-from .auth import ApiKey
+from .auth import ApiKey, Forbidden
 from .admission import ApiError, Busy
 from .api import FinragAPI, file_too_large
 from .jobs import Job, UploadedFile
@@ -72,11 +73,11 @@ def check_upload(head: bytes, size: int, fmt: str = 'auto', max_mb: float = 50.0
 
 # %% ../nbs/07f_uploads.ipynb #e75d5917
 def ingest_upload(path: Path | str, fmt: str = 'auto', company: Optional[str] = None, settings: Settings | None = None,
-                  index: Any = None) -> IngestReport:
-    "Ingest one saved upload (its pages and a filing's facts); a `DataError` naming the file when it cannot be read."
+                  index: Any = None, companies: Sequence[str] = ()) -> IngestReport:
+    "Ingest one saved upload (its pages and a filing's facts; only of `companies` when given); a `DataError` naming the file when it cannot be read."
     from finrag.files import ingest_files
     path = Path(path)
-    rep = ingest_files([path], fmt, settings, progress=False, index=index, ticker=company)
+    rep = ingest_files([path], fmt, settings, progress=False, index=index, ticker=company, companies=companies)
     rep.errors = [e.replace(str(path.parent) + os.sep, '') for e in rep.errors]
     if rep.files_failed: raise DataError(path.name, rep.errors[0].removeprefix(f"{path.name}: "))
     return rep
@@ -84,6 +85,7 @@ def ingest_upload(path: Path | str, fmt: str = 'auto', company: Optional[str] = 
 # %% ../nbs/07f_uploads.ipynb #9847c21d
 _RESERVE = threading.Lock()
 
+@patch
 def _sweep(self: FinragAPI, folder: Path, stale_s: float = 3600) -> bool:
     "Remove an upload folder whose job has ended (or that no job claimed for `stale_s`); whether it was removed."
     job = self.jobs.get(folder.name)
@@ -91,6 +93,7 @@ def _sweep(self: FinragAPI, folder: Path, stale_s: float = 3600) -> bool:
     if ended: shutil.rmtree(folder, ignore_errors=True)
     return ended
 
+@patch
 def _reserve(self: FinragAPI, max_pending: int = MAX_PENDING) -> Path:
     "A new folder for an upload under FINRAG_HOME/uploads, or `Busy` when `max_pending` uploads already wait."
     root = self.settings.home/'uploads'
@@ -103,10 +106,10 @@ def _reserve(self: FinragAPI, max_pending: int = MAX_PENDING) -> Path:
         folder.mkdir()
     return folder
 
-FinragAPI._sweep, FinragAPI._reserve = _sweep, _reserve
 
 # %% ../nbs/07f_uploads.ipynb #8f238149
-def _ingest_file(self: FinragAPI, key: ApiKey, file: BinaryIO, filename: Optional[str], fmt: Optional[str] = None,
+@patch
+def ingest_file(self: FinragAPI, key: ApiKey, file: BinaryIO, filename: Optional[str], fmt: Optional[str] = None,
                  company: Optional[str] = None, audit: dict | None = None) -> Job:
     "Check an uploaded file (fields, size, content), save it and queue its ingestion; the queued job."
     audit = {} if audit is None else audit
@@ -114,6 +117,7 @@ def _ingest_file(self: FinragAPI, key: ApiKey, file: BinaryIO, filename: Optiona
     audit.update(file=name, format=fmt, company=company)
     self.require_ready()
     fmt, company = check_format(fmt), check_company(company)
+    if company and not key.sees(company): raise Forbidden(f"this key may ingest only the filings of {', '.join(key.companies)}, not {company}")
     file.seek(0); head = file.read(65536); size = file.seek(0, os.SEEK_END)
     audit.update(size=size)
     kind = check_upload(head, size, fmt, self.settings.max_file_mb)
@@ -122,18 +126,18 @@ def _ingest_file(self: FinragAPI, key: ApiKey, file: BinaryIO, filename: Optiona
     try:
         file.seek(0)
         with open(folder/name, 'wb') as out: shutil.copyfileobj(file, out, 1 << 20)
-        job = self.jobs.submit_work(partial(self._ingest_upload, folder/name, fmt, company), key.id, job_id=folder.name, file=info)
+        job = self.jobs.submit_work(partial(self._ingest_upload, folder/name, fmt, company, key.companies), key.id, job_id=folder.name, file=info)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True); raise
     audit.update(job_id=job.id, format=info.format, company=company)
     return job
 
-def _ingest_upload(self: FinragAPI, path: Path, fmt: str, company: Optional[str]) -> IngestReport:
-    "An upload's job, on the ingestion thread: ingest the file into this thread's index, then remove its folder."
-    try: return ingest_upload(path, fmt, company, self.settings, self._index())
+@patch
+def _ingest_upload(self: FinragAPI, path: Path, fmt: str, company: Optional[str], companies: Sequence[str] = ()) -> IngestReport:
+    "An upload's job, on the ingestion thread: ingest the file into this thread's index (a scoped key's companies only), then remove its folder."
+    try: return ingest_upload(path, fmt, company, self.settings, self._index(), companies)
     finally: shutil.rmtree(path.parent, ignore_errors=True)
 
-FinragAPI.ingest_file, FinragAPI._ingest_upload = _ingest_file, _ingest_upload
 
 # %% ../nbs/07f_uploads.ipynb #2b1c0a26
 _FIELDS = ('file', 'format', 'company')

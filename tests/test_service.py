@@ -424,6 +424,30 @@ def test_upload_over_the_file_limit(srv):
 
 # --- schemathesis: no 5xx anywhere --------------------------------------------------------------------------
 
+def test_a_key_scoped_to_a_company_reads_and_writes_only_its_filings(srv, corpus):
+    "A reader and an ingester limited to ACME: NWI's pages are invisible to them, and they cannot add another company's filing."
+    assert finished(srv, upload(srv, 'ACME 10-K.htm', XHTML.encode(), company='ACME').json()['status_url'])['status'] == 'done'
+    ks = KeyStore(srv['home']/'keys.sqlite')
+    for role in ('reader', 'ingester'): srv['keys'][f'acme-{role}'] = ks.create(role, f'acme {role}', 100_000, ['ACME']).secret
+    listed = call(srv, 'GET', '/pages?limit=10000', 'acme-reader').json()
+    assert listed['pages'] and all(p.startswith('ACME-') for p in listed['pages']) and listed['total'] == len(listed['pages']), listed
+    assert any(p.startswith('NWI/') for p in call(srv, 'GET', '/pages?limit=10000', 'reader').json()['pages'])
+    hidden = call(srv, 'POST', '/ask', 'acme-reader', json=Q)  # NWI's page: as if it did not exist
+    assert err(hidden) == (404, 'not_found', 'page_id') and Q['page_id'] in hidden.json()['message'], hidden.text
+    assert err(call(srv, 'POST', '/ask', 'acme-reader', json={'question': 'What was net revenue in 2024?', 'company': 'NWI'}))[:2] == (403, 'forbidden')
+    open_q = call(srv, 'POST', '/ask', 'acme-reader', json={'question': 'What was net revenue in 2024?'}).json()
+    assert open_q['evidence'] and all((it['page_id'] or '').startswith('ACME-') for it in open_q['evidence']), open_q['evidence']
+    assert 'NWI' not in json.dumps(open_q)  # nothing of another company's filing, not even in a "which company?" list
+    assert err(call(srv, 'POST', '/ingest', 'acme-ingester', json=DEMO))[:2] == (403, 'forbidden')
+    assert err(upload(srv, 'x.htm', XHTML.encode(), role='acme-ingester', company='NWI'))[:2] == (403, 'forbidden')
+    evil = finished(srv, upload(srv, 'EVIL 10-K.htm', XHTML.replace('>ACME<', '>EVIL<').encode(), role='acme-ingester').json()['status_url'],
+                    role='acme-ingester')
+    assert evil['status'] == 'failed' and 'a filing of EVIL; this key may ingest only ACME' in evil['error'], evil
+    assert not any(p.startswith('EVIL-') for p in call(srv, 'GET', '/pages?limit=10000', 'reader').json()['pages'])
+    recs = SqliteAuditLog(srv['home']/'audit.sqlite').tail(30)
+    assert any(r.get('companies') == ['ACME'] and r['route'] == '/ask' for r in recs)  # the scope is in the audit record
+
+
 def test_openapi_fuzz_finds_no_server_errors(srv, corpus, tmp_path):
     st = Path(sys.executable).parent/'schemathesis'
     if not st.exists(): pytest.skip('schemathesis is not installed')
