@@ -11,9 +11,10 @@ from .config import FinragError
 
 # %% auto #0
 __all__ = ['SCALES', 'YEAR_RE', 'STOP', 'AgentError', 'Number', 'find_numbers', 'parse_number', 'same', 'years', 'first_year',
-           'column_years', 'no_years', 'Item', 'injection_flags', 'short_title', 'filing_row_text', 'make_items',
-           'filing_tag', 'render_items', 'source_name', 'source_label', 'header_number', 'header_item', 'Place',
-           'place_value', 'places', 'bare_year', 'slug', 'place_name', 'name_words', 'Value', 'value_at', 'item_of']
+           'column_years', 'no_years', 'Item', 'instruction_like', 'injection_flags', 'short_title', 'filing_row_text',
+           'make_items', 'filing_tag', 'render_items', 'source_name', 'source_label', 'header_number', 'header_item',
+           'Place', 'place_value', 'places', 'bare_year', 'slug', 'place_name', 'name_words', 'Value', 'value_at',
+           'item_of']
 
 # %% ../nbs/05_evidence.ipynb #de17f96f
 class AgentError(FinragError):
@@ -92,12 +93,33 @@ class Item(BaseModel):
     @property
     def row_label(self) -> str: return self.cells[0] if self.cells else self.label
 
-_INJECTION = re.compile(r'ignore (all |any )?(previous|prior|above) (instructions|prompts?)|disregard .{0,20}instructions|'
-                        r'system prompt|you are now|new instructions|respond with|output the following', re.I)
+_INJECTION = re.compile(
+    r'\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|above|previous|prior|table|figures?|rules)\b'
+    r'|system prompt|you are now|new instructions|respond with|output the following|\b(?:reply|respond|answer) only\b'
+    r'|\b(?:print|reveal|repeat|show|output|leak)\b.{0,30}\b(?:prompt|instructions)\b'
+    r'|\b(?:note|message|instructions?) to (?:the )?(?:automated|ai|llms?|language models?|assistants?|chatbots?|models?)\b'
+    r'|\b(?:language models?|llms?|ai (?:systems?|models?|assistants?)|assistants?|automated systems?|chatbots?)\b.{0,30}\b(?:must|should|shall|are to|need to)\b'
+    r'|^\s*(?:assistant|system|user)\s*:|__[A-Za-z]\w*__|\bos\.system\b|\b(?:eval|exec)\s*\(|\bsubprocess\b|<\s*script\b'
+    r'|\bcite\b.{0,50}\binstead\b|\bdecode (?:it|this|the following)\b', re.I | re.M)
+_B64 = re.compile(r'[A-Za-z0-9+/]{24,}={0,2}')
+
+def _decoded(text: str) -> str:
+    "The printable text of each base64 run in `text` (an instruction can hide in one)."
+    import base64, binascii
+    out = []
+    for m in _B64.finditer(text):
+        try: s = base64.b64decode(m.group(0) + '=' * (-len(m.group(0)) % 4), validate=True).decode('utf-8')
+        except (binascii.Error, UnicodeDecodeError, ValueError): continue
+        if s.isprintable(): out.append(s)
+    return ' '.join(out)
+
+def instruction_like(text: str) -> bool:
+    "Whether `text` (or base64 inside it) reads like an instruction to a model rather than a filing's prose."
+    return bool(_INJECTION.search(text) or ((d := _decoded(text)) and _INJECTION.search(d)))
 
 def injection_flags(items: Sequence[Item]) -> list[str]:
     "Labels of evidence items containing instruction-like text."
-    return [f"instruction-like text in {it.label} ({it.ref})" for it in items if _INJECTION.search(it.text)]
+    return [f"instruction-like text in {it.label} ({it.ref})" for it in items if instruction_like(it.text)]
 
 # %% ../nbs/05_evidence.ipynb #8bca2381
 def _ord(ref: str) -> int:

@@ -13,17 +13,22 @@ from .data import DataError, Dataset, Filing, LoadReport, Page, Table, row_ref, 
 from .xbrl import attr, dei_values, find_all, local, parse_markup, read_contexts, read_fact, read_units, text_of
 
 # %% auto #0
-__all__ = ['hidden', 'blocks', 'flow_text', 'cell_number', 'is_value', 'Cell', 'indent_of', 'grid_row', 'join_split', 'Grid',
-           'parse_grid', 'cells_of', 'parse_rows', 'with_parents', 'heading', 'noise_texts', 'fact_scale', 'split_long',
-           'shows', 'Walk', 'filing_meta', 'read_filing', 'section_pages', 'FactCheck', 'check_facts']
+__all__ = ['hidden', 'blocks', 'flow_text', 'visible_text', 'cell_number', 'is_value', 'Cell', 'indent_of', 'grid_row',
+           'join_split', 'Grid', 'parse_grid', 'cells_of', 'parse_rows', 'with_parents', 'heading', 'noise_texts',
+           'fact_scale', 'split_long', 'shows', 'Walk', 'filing_meta', 'read_filing', 'section_pages', 'FactCheck',
+           'check_facts']
 
 # %% ../nbs/01b_filings.ipynb #69709169
 _BLOCK = {'p', 'div', 'li', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'table', 'ul', 'ol', 'center', 'blockquote', 'section', 'article', 'body', 'pre', 'dl', 'dt', 'dd'}
 _SKIP = {'head', 'script', 'style', 'title', 'meta', 'link', 'noscript'}
 
+_HIDING = re.compile(r'display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)|font-size\s*:\s*0*(?:\.0*)?(?:px|pt|em|rem|%)?\s*(?:;|$|!)'
+                     r'|opacity\s*:\s*0*(?:\.0*)?\s*(?:;|$|!)', re.I)
+
 def hidden(el) -> bool:
-    "Whether an element is never shown: `display:none` (where inline XBRL keeps its header), scripts, styles and the head."
-    return local(el) in _SKIP or str(el.tag).endswith('inlineXBRL}header') or bool(re.search(r'display\s*:\s*none', el.get('style') or '', re.I))
+    "Whether an element is never shown: `display:none` (where inline XBRL keeps its header), invisible or zero-size styles, the `hidden` attribute, scripts, styles and the head."
+    return (local(el) in _SKIP or str(el.tag).endswith('inlineXBRL}header') or el.get('hidden') is not None
+            or bool(_HIDING.search(el.get('style') or '')))
 
 def _has_block(el) -> bool: return any(local(c) in _BLOCK for c in el.iterdescendants())
 
@@ -41,10 +46,22 @@ def blocks(el) -> Iterator[tuple[str, Any]]:
         if c.tail and c.tail.strip(): loose.append(c.tail)
     if loose: yield 'text', loose
 
+def _visible(el) -> Iterator[str]:
+    "The pieces of text a browser shows inside `el`: hidden descendants and comments skipped, their tails kept."
+    if not isinstance(el.tag, str) or hidden(el): return
+    if el.text: yield el.text
+    for c in el:
+        yield from _visible(c)
+        if c.tail: yield c.tail
+
 def flow_text(pieces: list) -> str:
-    "The text of a run of inline elements and strings, whitespace folded."
-    raw = ''.join(p if isinstance(p, str) else ''.join(p.itertext()) for p in pieces)
+    "The visible text of a run of inline elements and strings, whitespace folded."
+    raw = ''.join(p if isinstance(p, str) else ''.join(_visible(p)) for p in pieces)
     return re.sub(r'\s+', ' ', raw.replace('\xa0', ' ')).strip()
+
+def visible_text(el) -> str:
+    "The text a browser shows for `el`, whitespace folded."
+    return flow_text([el])
 
 # %% ../nbs/01b_filings.ipynb #0b211e0b
 _NUM_RE = re.compile(r'^\(?-?\$?\s*\(?\s*[\d,]*\.?\d+\s*\)?\s*%?\)?$')
@@ -98,7 +115,7 @@ def grid_row(tr) -> list[Cell]:
     for td in tr:
         if local(td) not in ('td', 'th'): continue
         span = int(re.sub(r'\D', '', attr(td, 'colspan') or '1') or 1)
-        text = text_of(td)
+        text = visible_text(td)
         if text: out.append(Cell(start=col, end=col + span - 1, text=text, indent=indent_of(td),
                                  facts=[f.get('id') for f in td.iter() if local(f) == 'nonfraction' and f.get('id')]))
         col += span
@@ -325,7 +342,7 @@ class Walk:
 
     def table(self, el):
         trs = [r for r in el.iter() if local(r) == 'tr']
-        self.grid(parse_grid(el), [(' '.join(text_of(td) for td in tr if local(td) in ('td', 'th')), _ids([tr])) for tr in trs])
+        self.grid(parse_grid(el), [(' '.join(visible_text(td) for td in tr if local(td) in ('td', 'th')), _ids([tr])) for tr in trs])
 
     def grid(self, g: Grid | None, lines: list[tuple[str, list[str]]]):
         "Add a parsed table; a table with no number (bullets, signatures) is layout: its `lines` (text, fact ids) are read as text."
