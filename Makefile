@@ -67,8 +67,9 @@ pytest: models  ## plain pytest: adversarial, fault and end-to-end tests
 
 test: export-check nbtest pytest  ## everything CI runs
 
-bench-security: install  ## the full security suite: 100,000 hostile expressions against the sandbox
+bench-security: models  ## the full security suite: 100,000 hostile expressions against the sandbox; 50 injected filings against the model
 	$(BIN)/python bench/bench_security.py --n 100000
+	$(BIN)/python bench/bench_injection.py
 
 bench: models  ## speed and scale benchmarks (not part of the tests)
 	$(BIN)/python bench/bench_retrieval.py
