@@ -160,3 +160,18 @@ def test_concurrent_appends_form_one_chain(store):
 def test_unreachable_postgres_is_a_clear_error():
     with pytest.raises(AuditError, match='cannot reach the audit database'):
         PostgresAuditLog('postgresql://postgres@127.0.0.1:1/none', connect_timeout=2)
+
+
+def test_the_service_settings_key_and_checkpoint_the_log(tmp_path):
+    "FINRAG_AUDIT_KEY / _OLD_KEYS / _CHECKPOINTS / _CHECKPOINT_EVERY reach the log the API opens; the key never reaches a record."
+    from finrag.api import open_audit
+    from finrag.audit import key_id
+    from finrag.config import Settings
+    s = Settings(_env_file=None, home=tmp_path, database_url=None, audit_key='current-secret', audit_old_keys=' old-1 ,old-2',
+                 audit_checkpoints=tmp_path/'elsewhere'/'audit.checkpoints', audit_checkpoint_every=2)
+    log = open_audit(s)
+    assert log.key == b'current-secret' and set(log.keys) == {key_id(b'current-secret'), key_id(b'old-1'), key_id(b'old-2')}
+    for i in range(5): log.append({'question': f'q{i}'})
+    lines = (tmp_path/'elsewhere'/'audit.checkpoints').read_text().splitlines()
+    assert len(lines) == 2 and log.verify().ok and log.verify().checkpoints == 2
+    assert b'current-secret' not in (tmp_path/'audit.sqlite').read_bytes() and 'current-secret' not in ''.join(lines)
