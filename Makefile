@@ -12,7 +12,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 DEMO_Q ?= what was the percentage change in net revenue from 2023 to 2024?
 DEMO_PAGE ?= NWI/2024/page_12.pdf
 
-.PHONY: install models demo dashboard serve eval regression-record test test-fast nbtest pytest export-check bench bench-security clean help
+.PHONY: install models demo dashboard serve eval regression-record test test-fast nbtest pytest export-check bench bench-security audit-deps clean help
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -66,6 +66,9 @@ pytest: models  ## plain pytest: adversarial, fault and end-to-end tests
 	$(BIN)/python -m pytest -q -p no:cacheprovider --timeout 900
 
 test: export-check nbtest pytest  ## everything CI runs
+
+audit-deps: install  ## known vulnerabilities in the installed packages (PyPI's advisory data); exits 1 if any package could not be checked
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
 
 bench-security: models  ## the full security suite: 100,000 hostile expressions against the sandbox; 50 injected filings against the model
 	$(BIN)/python bench/bench_security.py --n 100000

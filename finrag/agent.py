@@ -15,7 +15,7 @@ from .evidence import AgentError, Item, Value, injection_flags, make_items, rend
 from .ground import PLAIN_CONSTANTS, ground_values, lift_literals, off_period, off_year, question_numbers, read_names, recite, year_literals
 from .conventions import BY_HOW_MUCH, apply_conventions, cited_rules, is_relative_change, name_rules, strip_times_100
 from .answer import (WHICH_Q, Answer, Kind, Stage, answer_kind, cite_facts, compare_winner, display, format_answer, same_unit,  # format_answer: the CLI's
-                           unit_error, unit_of)
+                           count_error, unit_error, unit_of)
 
 # %% auto #0
 __all__ = ['NAME_PATTERN', 'EXPR_PATTERN', 'INLINE_PATTERN', 'INLINE_SCHEMA', 'NAMED_SCHEMA', 'parse_json', 'Variable', 'Spec',
@@ -433,7 +433,8 @@ class Agent:
         (spec, values, missing), msgs = self.until_valid(st, prompt, msgs, schema, max_tokens, check)
         ans.expression, ans.kind = spec.expression, spec.kind
         st = Stage(stage='extract'); ans.trace.append(st)
-        if (why := send_back(missing, off_year(values, items, q), q, off_period(values, items, q), unit_error(q, spec.expression, values, items))):
+        if (why := send_back(missing, off_year(values, items, q), q, off_period(values, items, q),
+                             unit_error(q, spec.expression, values, items) or count_error(q, values, items))):
             text, _ = self.call(st, prompt, msgs + [{'role': 'user', 'content': why}], schema, max_tokens)
             try: spec, values, missing = check(parse_json(text))
             except AgentError: pass
@@ -454,7 +455,7 @@ class Agent:
         st = Stage(stage='extract'); ans.trace.append(st)
         names = lambda s: [v.name for v in s.variables]
         values = ground_values(cited, names(spec), items)
-        if (bad := [v for v in values if not v.grounded]) or (units := unit_error(q, spec.expression, values, items)):
+        if (bad := [v for v in values if not v.grounded]) or (units := unit_error(q, spec.expression, values, items) or count_error(q, values, items)):
             text, _ = self.call(st, prompt, msgs + [{'role': 'user', 'content': resend_cited(bad, None if bad else units)}], schema, 400)
             try: spec, cited = split_answer(parse_json(text), q, items)
             except AgentError: pass

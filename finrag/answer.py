@@ -14,8 +14,8 @@ from .sandbox import parse_expression
 
 # %% auto #0
 __all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'RATIO_Q', 'WHICH_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'value_unit',
-           'node_unit', 'result_unit', 'answer_kind', 'display', 'unit_of', 'unit_error', 'ticker_of', 'compare_winner',
-           'fact_for', 'cite_facts', 'value_display', 'format_answer']
+           'node_unit', 'result_unit', 'answer_kind', 'display', 'unit_of', 'unit_error', 'count_error', 'ticker_of',
+           'compare_winner', 'fact_for', 'cite_facts', 'value_display', 'format_answer']
 
 # %% ../nbs/05c_answer.ipynb #e12a6fe9
 Kind = Literal['number', 'percent', 'yes/no']
@@ -231,6 +231,24 @@ def unit_error(question: str, expr: str, values: Sequence[Value], items: Sequenc
     if RATIO_Q.search(question) and not _AMOUNT_ASKED.search(question) and not divides and _money(unit := node_unit(body, units)):
         return (f"the question asks for a percentage or ratio, but the expression computes an amount in {unit}: divide the part "
                 "by the whole (a margin is the amount divided by revenue, a share is the part divided by the total)")
+    return None
+
+# %% ../nbs/05c_answer.ipynb #4cca28b7
+_HOW_MANY = re.compile(r'\bhow many\s+([a-z]+)(?:\s+([a-z]+))?', re.I)
+_SCALE_WORDS = {'thousand', 'million', 'billion', 'approximately', 'about', 'over', 'nearly'}
+
+def _one(word: str) -> str: return word.lower().removesuffix('s')
+
+def count_error(question: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
+    "Why a number read from a sentence cannot answer 'how many X': the words after it count something else (None when they fit)."
+    if not (m := _HOW_MANY.search(question)): return None
+    asked = {_one(w) for w in m.groups() if w} - {'of', 'the', 'a'}
+    for v in values:
+        it = item_of(v, items)
+        if it is None or it.kind == 'row' or (at := it.text.find(v.quote)) < 0: continue
+        after = [w for w in re.findall(r'[a-z]+', it.text[at + len(v.quote):].lower())[:5] if w not in _SCALE_WORDS][:3]
+        if after and not asked & {_one(w) for w in after}:
+            return f"{v.quote.strip()} in {it.label} counts {' '.join(after)}, but the question asks how many {' '.join(w for w in m.groups() if w)}"
     return None
 
 # %% ../nbs/05c_answer.ipynb #1fd55bd3
