@@ -15,13 +15,13 @@ from .evidence import AgentError, Item, Value, injection_flags, make_items, rend
 from .ground import PLAIN_CONSTANTS, ground_values, lift_literals, off_period, off_year, question_numbers, read_names, recite, year_literals
 from .conventions import BY_HOW_MUCH, apply_conventions, cited_rules, is_relative_change, name_rules, strip_times_100
 from .answer import (WHICH_Q, Answer, Kind, Stage, answer_kind, cite_facts, compare_winner, display, format_answer, same_unit,  # format_answer: the CLI's
-                           count_error, unit_error, unit_of)
+                           count_error, margin_error, same_cell, unit_error, unit_of)
 
 # %% auto #0
 __all__ = ['NAME_PATTERN', 'EXPR_PATTERN', 'INLINE_PATTERN', 'INLINE_SCHEMA', 'NAMED_SCHEMA', 'parse_json', 'Variable', 'Spec',
            'several_filings', 'form_error', 'check_spec', 'answer_schema', 'normalise_expression', 'bind_names',
            'split_answer', 'cite_literals', 'tidy_names', 'numbers_for_names', 'inline_spec', 'send_back', 'fail_at',
-           'Declined', 'count_of_money', 'retrieval_query', 'resend_cited', 'Agent']
+           'Declined', 'count_of_money', 'retrieval_query', 'form_problem', 'resend_cited', 'Agent']
 
 # %% ../nbs/05d_agent.ipynb #9132201e
 def parse_json(text: str) -> dict:
@@ -263,6 +263,11 @@ def retrieval_query(question: str, history: Sequence[tuple[str, str]] = ()) -> s
     "What to retrieve with: a follow-up (`and in 2023?`, `what was the change?`) says little on its own, so the last two earlier questions come with it."
     return ' '.join([q for q, _ in history[-2:]] + [question])
 
+def form_problem(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
+    "The first reason the answer's arithmetic cannot be right whatever its numbers: units, what is counted, a margin's base, one cell read twice."
+    return (unit_error(question, expr, values, items) or count_error(question, values, items) or margin_error(question, expr, values, items)
+            or same_cell(values))
+
 def resend_cited(bad: Sequence[Value], units: Optional[str] = None) -> str:
     "The message that sends a cited answer back: values not where cited, or units that cannot answer."
     parts = ['These values are not in the cited evidence: ' + '; '.join(f"{v.name}: {v.note}" for v in bad) +
@@ -434,7 +439,7 @@ class Agent:
         ans.expression, ans.kind = spec.expression, spec.kind
         st = Stage(stage='extract'); ans.trace.append(st)
         if (why := send_back(missing, off_year(values, items, q), q, off_period(values, items, q),
-                             unit_error(q, spec.expression, values, items) or count_error(q, values, items))):
+                             form_problem(q, spec.expression, values, items))):
             text, _ = self.call(st, prompt, msgs + [{'role': 'user', 'content': why}], schema, max_tokens)
             try: spec, values, missing = check(parse_json(text))
             except AgentError: pass
@@ -455,7 +460,7 @@ class Agent:
         st = Stage(stage='extract'); ans.trace.append(st)
         names = lambda s: [v.name for v in s.variables]
         values = ground_values(cited, names(spec), items)
-        if (bad := [v for v in values if not v.grounded]) or (units := unit_error(q, spec.expression, values, items) or count_error(q, values, items)):
+        if (bad := [v for v in values if not v.grounded]) or (units := form_problem(q, spec.expression, values, items)):
             text, _ = self.call(st, prompt, msgs + [{'role': 'user', 'content': resend_cited(bad, None if bad else units)}], schema, 400)
             try: spec, cited = split_answer(parse_json(text), q, items)
             except AgentError: pass

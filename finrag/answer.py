@@ -14,8 +14,8 @@ from .sandbox import parse_expression
 
 # %% auto #0
 __all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'RATIO_Q', 'WHICH_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'value_unit',
-           'node_unit', 'result_unit', 'answer_kind', 'display', 'unit_of', 'unit_error', 'count_error', 'ticker_of',
-           'compare_winner', 'fact_for', 'cite_facts', 'value_display', 'format_answer']
+           'node_unit', 'result_unit', 'answer_kind', 'display', 'unit_of', 'unit_error', 'count_error', 'margin_error',
+           'same_cell', 'ticker_of', 'compare_winner', 'fact_for', 'cite_facts', 'value_display', 'format_answer']
 
 # %% ../nbs/05c_answer.ipynb #e12a6fe9
 Kind = Literal['number', 'percent', 'yes/no']
@@ -249,6 +249,28 @@ def count_error(question: str, values: Sequence[Value], items: Sequence[Item]) -
         after = [w for w in re.findall(r'[a-z]+', it.text[at + len(v.quote):].lower())[:5] if w not in _SCALE_WORDS][:3]
         if after and not asked & {_one(w) for w in after}:
             return f"{v.quote.strip()} in {it.label} counts {' '.join(after)}, but the question asks how many {' '.join(w for w in m.groups() if w)}"
+    return None
+
+# %% ../nbs/05c_answer.ipynb #5c9ceb43
+_MARGIN_Q = re.compile(r'\bmargins?\b', re.I)
+_TOP_LINE = re.compile(r'revenue|sales|turnover', re.I)
+
+def margin_error(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
+    "Why a margin's division cannot be a margin: its denominator is a row that is not revenue or sales (None when it is, or cannot tell)."
+    if not _MARGIN_Q.search(question) or _AMOUNT_ASKED.search(question): return None
+    body, by = parse_expression(expr).body, {v.name: v for v in values}
+    if not (isinstance(body, ast.BinOp) and isinstance(body.op, ast.Div) and isinstance(body.right, ast.Name)): return None
+    v = by.get(body.right.id); it = item_of(v, items) if v else None
+    if it is None or it.kind != 'row' or _TOP_LINE.search(it.row_label) or _TOP_LINE.search(v.column or ''): return None
+    return f"a margin is divided by revenue (net sales or total revenues), and {v.name} is {it.row_label!r} in {it.label}"
+
+def same_cell(values: Sequence[Value]) -> Optional[str]:
+    "Why two names that read one cell cannot both stand in the expression (None when every name has its own number)."
+    seen = {}
+    for v in values:
+        if v.chunk_id and (key := (v.chunk_id, v.column, v.quote)) in seen:
+            return f"{seen[key]} and {v.name} both read {v.quote.strip()} in {v.source}: each name needs its own number"
+        seen.setdefault((v.chunk_id, v.column, v.quote), v.name)
     return None
 
 # %% ../nbs/05c_answer.ipynb #1fd55bd3
