@@ -12,7 +12,8 @@ from .data import CURRENCIES
 from .llm import LLM, Completion, Prompt, load_prompt
 from .sandbox import SandboxError, evaluate, expression_names, parse_expression, substitute
 from .evidence import AgentError, Item, Value, injection_flags, make_items, render_items, source_name, years
-from .ground import PLAIN_CONSTANTS, ground_values, lift_literals, off_period, off_year, question_numbers, read_names, recite, year_literals
+from .ground import (PLAIN_CONSTANTS, ground_values, lift_literals, misnamed, off_period, off_year, period_read, question_numbers, read_names,
+                          recite, year_literals)
 from .conventions import BY_HOW_MUCH, apply_conventions, cited_rules, is_relative_change, name_rules, strip_times_100
 from .answer import (WHICH_Q, Answer, Kind, Stage, answer_kind, cite_facts, compare_winner, display, format_answer, same_unit,  # format_answer: the CLI's
                            count_error, margin_error, same_cell, unit_error, unit_of)
@@ -20,8 +21,9 @@ from .answer import (WHICH_Q, Answer, Kind, Stage, answer_kind, cite_facts, comp
 # %% auto #0
 __all__ = ['NAME_PATTERN', 'EXPR_PATTERN', 'INLINE_PATTERN', 'INLINE_SCHEMA', 'NAMED_SCHEMA', 'parse_json', 'Variable', 'Spec',
            'several_filings', 'form_error', 'check_spec', 'answer_schema', 'normalise_expression', 'bind_names',
-           'split_answer', 'cite_literals', 'tidy_names', 'numbers_for_names', 'inline_spec', 'send_back', 'fail_at',
-           'Declined', 'count_of_money', 'retrieval_query', 'form_problem', 'resend_cited', 'Agent']
+           'split_answer', 'cite_literals', 'tidy_names', 'numbers_for_names', 'inline_spec', 'send_back',
+           'given_numbers', 'named_problems', 'named_flags', 'fail_at', 'Declined', 'count_of_money', 'retrieval_query',
+           'form_problem', 'resend_cited', 'Agent']
 
 # %% ../nbs/05d_agent.ipynb #9132201e
 def parse_json(text: str) -> dict:
@@ -216,15 +218,31 @@ def inline_spec(obj: dict, question: str, items: Sequence[Item], profile: str = 
     plan = {'expression': named, 'kind': 'percent' if by_how_much else obj.get('kind', 'number'), 'variables': [{'name': v.name} for v in values]}
     return check_spec(plan, question, items).model_copy(update={'notes': notes}), values, missing
 
-def send_back(missing: Sequence[str], off: Sequence[str], question: str, length: Sequence[str] = (), units: Optional[str] = None) -> str:
-    "The message that sends an answer back: numbers found nowhere, from a year or a period length not asked about, units that cannot answer ('' if none)."
+def send_back(missing: Sequence[str], off: Sequence[str], question: str, length: Sequence[str] = (), units: Optional[str] = None,
+              names: Sequence[str] = ()) -> str:
+    "The message that sends an answer back: numbers found nowhere, from a year or a period length not asked about, units that cannot answer, names their rows do not say ('' if none)."
     parts = [f"These numbers are not in the evidence: {', '.join(missing)}. Copy each number from the table cell or the "
              "sentence that holds it."] if missing else []
     if off: parts.append(f"The question asks about {', '.join(map(str, sorted(years(question))))}, but {'; '.join(off)}. "
                          "Use the column of the year the question asks about.")
     if length: parts.append(f"{'; '.join(length)}. Use the column of the period the question asks about.")
     if units: parts.append(f"That answer cannot be right: {units}.")
+    if names: parts.append(f"{'; '.join(names)}. Give each name the number of the row that is what it names.")
     return ' '.join(parts + ['Reply with the corrected JSON.']) if parts else ''
+
+def given_numbers(obj: dict) -> dict[str, float]:
+    "The numbers a named answer gives its names, as the model wrote them."
+    return {k: v for k, v in (obj.get('values') or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+def named_problems(question: str, spec: Spec, values: Sequence[Value], missing: Sequence[str], given: dict[str, float], items: Sequence[Item]) -> str:
+    "The message that sends a named answer back ('' when nothing is wrong with it)."
+    return send_back(missing, off_year(values, items, question, spec.expression), question, off_period(values, items, question),
+                     form_problem(question, spec.expression, values, items), misnamed(given, items))
+
+def named_flags(question: str, spec: Spec, values: Sequence[Value], given: dict[str, float], items: Sequence[Item]) -> list[str]:
+    "What the user is told of a named answer: values of years or periods not asked, names their rows do not say, conventions applied, cells read."
+    return ([f"{w}, a year the question does not name" for w in off_year(values, items, question, spec.expression)]
+            + off_period(values, items, question) + misnamed(given, items) + spec.notes + _read_flags(values))
 
 # %% ../nbs/05d_agent.ipynb #b3646cc6
 def _prompt_tag(p: Prompt) -> str: return f"{p.id}@v{p.version}#{p.short_hash}"
@@ -432,20 +450,19 @@ class Agent:
         named = self.settings.agent_mode == 'named'
         prompt, schema, max_tokens = (self.named_prompt, NAMED_SCHEMA, 320) if named else (self.inline_prompt, INLINE_SCHEMA, 160)
         profile, q = self.settings.conventions, ans.question
-        check = lambda obj: inline_spec(obj, q, items, profile)
+        check = lambda obj: (*inline_spec(obj, q, items, profile), given_numbers(obj))
         st = Stage(stage='specify'); ans.trace.append(st)
         msgs = prompt.messages(evidence=render_items(items), question=q, history=_history_text(history), examples='')
-        (spec, values, missing), msgs = self.until_valid(st, prompt, msgs, schema, max_tokens, check)
+        (spec, values, missing, given), msgs = self.until_valid(st, prompt, msgs, schema, max_tokens, check)
         ans.expression, ans.kind = spec.expression, spec.kind
         st = Stage(stage='extract'); ans.trace.append(st)
-        if (why := send_back(missing, off_year(values, items, q), q, off_period(values, items, q),
-                             form_problem(q, spec.expression, values, items))):
+        values = period_read(values, items, q)
+        if why := named_problems(q, spec, values, missing, given, items):
             text, _ = self.call(st, prompt, msgs + [{'role': 'user', 'content': why}], schema, max_tokens)
-            try: spec, values, missing = check(parse_json(text))
+            try: spec, values, missing, given = check(parse_json(text)); values = period_read(values, items, q)
             except AgentError: pass
         if missing: raise AgentError("ungrounded value(s): " + '; '.join(f"{m} is not in the evidence shown" for m in missing))
-        ans.flags += [f"{w}, a year the question does not name" for w in off_year(values, items, q)] + off_period(values, items, q)
-        ans.flags += spec.notes + _read_flags(values)
+        ans.flags += named_flags(q, spec, values, given, items)
         ans.values = values
         self.evaluate(ans, spec, values, items)
 

@@ -11,6 +11,7 @@ from .evidence import Item, Value, filing_tag, find_numbers, item_of, same, SCAL
 from .conventions import index_row
 from .data import CURRENCIES, SCALE_RE, Fact, currency
 from .sandbox import parse_expression
+from .scope import MARGIN_RE, TOP_LINE_RE
 
 # %% auto #0
 __all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'RATIO_Q', 'WHICH_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'value_unit',
@@ -252,16 +253,13 @@ def count_error(question: str, values: Sequence[Value], items: Sequence[Item]) -
     return None
 
 # %% ../nbs/05c_answer.ipynb #5c9ceb43
-_MARGIN_Q = re.compile(r'\bmargins?\b', re.I)
-_TOP_LINE = re.compile(r'revenue|sales|turnover', re.I)
-
 def margin_error(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
     "Why a margin's division cannot be a margin: its denominator is a row that is not revenue or sales (None when it is, or cannot tell)."
-    if not _MARGIN_Q.search(question) or _AMOUNT_ASKED.search(question): return None
+    if not MARGIN_RE.search(question) or _AMOUNT_ASKED.search(question): return None
     body, by = parse_expression(expr).body, {v.name: v for v in values}
     if not (isinstance(body, ast.BinOp) and isinstance(body.op, ast.Div) and isinstance(body.right, ast.Name)): return None
     v = by.get(body.right.id); it = item_of(v, items) if v else None
-    if it is None or it.kind != 'row' or _TOP_LINE.search(it.row_label) or _TOP_LINE.search(v.column or ''): return None
+    if it is None or it.kind != 'row' or TOP_LINE_RE.search(it.row_label) or TOP_LINE_RE.search(v.column or ''): return None
     return f"a margin is divided by revenue (net sales or total revenues), and {v.name} is {it.row_label!r} in {it.label}"
 
 def same_cell(values: Sequence[Value]) -> Optional[str]:

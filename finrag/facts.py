@@ -10,10 +10,10 @@ from typing import Optional, Sequence
 from pydantic import BaseModel
 from .data import Fact, Filing
 from .files import FactStore
-from .scope import Period, Scope, company_aliases, company_periods
+from .scope import MARGIN_RE, Period, Scope, company_aliases, company_periods
 
 # %% auto #0
-__all__ = ['FILLER', 'MARGIN_RE', 'TOP_LINE', 'PERIOD_WORDS', 'OPERATION_WORDS', 'SYNONYMS', 'stems', 'dim_words', 'fact_words',
+__all__ = ['FILLER', 'TOP_LINE', 'PERIOD_WORDS', 'OPERATION_WORDS', 'SYNONYMS', 'stems', 'dim_words', 'fact_words',
            'fiscal_year_end', 'fiscal_year_of', 'fact_months', 'fiscal_quarter_of', 'period_fits', 'FactHit',
            'fact_score', 'question_stems', 'find_facts', 'scoped_evidence', 'asked_words', 'cites_what_was_asked',
            'filing_vocabulary', 'unseen_words']
@@ -103,8 +103,7 @@ def question_stems(question: str, filings: Sequence[Filing]) -> set[str]:
     return stems(question, names | {n[:5] for n in names})
 
 # %% ../nbs/03b_facts.ipynb #ba526b47
-MARGIN_RE = re.compile(r'\bmargins?\b', re.I)
-TOP_LINE = 'total revenues net sales'  # what a margin is a share of
+TOP_LINE = 'total revenues net sales'  # the words that look a filing's top line up (see `MARGIN_RE`)
 
 def _in_period(scope: Scope, filings: Sequence[Filing], store: FactStore, periods: dict[str, Period]) -> list[tuple[Fact, str, str]]:
     "(fact, chunk id, filing id) of every shown fact of the filings in scope that fits its company's period (read once per question)."

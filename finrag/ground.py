@@ -12,10 +12,10 @@ from .sandbox import parse_expression
 from .scope import find_months, find_quarter
 
 # %% auto #0
-__all__ = ['PLAIN_CONSTANTS', 'match_column', 'ground_row', 'ground_text', 'recite', 'ground_one', 'ground_values',
-           'question_numbers', 'lift_literals', 'allowed_years', 'off_year', 'off_period', 'name_fit', 'best_cell',
-           'year_cell', 'year_place', 'shared_places', 'respectively_pairs', 'respectively_read', 'read_names',
-           'year_literals']
+__all__ = ['PLAIN_CONSTANTS', 'GENERIC', 'match_column', 'ground_row', 'ground_text', 'recite', 'ground_one', 'ground_values',
+           'question_numbers', 'lift_literals', 'adds_only', 'allowed_years', 'off_year', 'off_period', 'period_read',
+           'name_fit', 'best_cell', 'year_cell', 'year_place', 'shared_places', 'respectively_pairs',
+           'respectively_read', 'read_names', 'misnamed', 'year_literals']
 
 # %% ../nbs/05a_ground.ipynb #4e66980b
 def _norm(s: str) -> str: return re.sub(r'\s+', ' ', str(s).lower()).strip()
@@ -156,16 +156,22 @@ def lift_literals(expr: str, question: str, items: Sequence[Item]) -> tuple[str,
         values.append(v); by_literal[lit] = names[id(node)] = v.name
     return ast.unparse(_Names(names).visit(tree).body), values, missing
 
-# %% ../nbs/05a_ground.ipynb #b1f045c7
-def allowed_years(question: str) -> set[int]:
-    "Years a question's numbers may come from: those it names, the year before each, and all between two it names."
+# %% ../nbs/05a_ground.ipynb #29596575
+def adds_only(expr: str) -> bool:
+    "Whether `expr` only adds two or more numbers: a total, which has no reason to reach into the year before."
+    nodes = list(ast.walk(parse_expression(expr).body))
+    ops = [n for n in nodes if isinstance(n, ast.BinOp)]
+    return bool(ops) and all(isinstance(n.op, ast.Add) for n in ops) and all(isinstance(n, (ast.BinOp, ast.Add, ast.Name, ast.Constant, ast.Load)) for n in nodes)
+
+def allowed_years(question: str, expr: str = '') -> set[int]:
+    "Years a question's numbers may come from: those it names, the year before each (not for a total, `expr` only adding), and all between two it names."
     named = years(question)
     if len(named) > 1: return set(range(min(named), max(named) + 1))
-    return named | {y - 1 for y in named}
+    return named if expr and adds_only(expr) else named | {y - 1 for y in named}
 
-def off_year(values: Sequence[Value], items: Sequence[Item], question: str) -> list[str]:
+def off_year(values: Sequence[Value], items: Sequence[Item], question: str, expr: str = '') -> list[str]:
     "Why each value read from a table column of a year the question does not allow is suspect ([] when none is)."
-    allowed, out = allowed_years(question), []
+    allowed, out = allowed_years(question, expr), []
     if not allowed: return out
     for v in values:
         it, ys = item_of(v, items), years(v.column)
@@ -188,6 +194,23 @@ def off_period(values: Sequence[Value], items: Sequence[Item], question: str) ->
         if any(find_months(h) == asked for h in it.header[1:]):
             out.append(f"{v.quote.strip()} is in the {v.column} column of {it.label} ({it.row_label}), and the question asks about {_LENGTH[asked]}")
     return out
+
+# %% ../nbs/05a_ground.ipynb #c0559706
+def _period_cell(v: Value, items: Sequence[Item], asked: int) -> Optional[Value]:
+    "`v` read again from its row's one column of `asked` months and the same year (None when there is no such single column)."
+    it = item_of(v, items)
+    if it is None or it.kind != 'row' or v.number is None or find_months(v.column or '') in (None, asked): return None
+    fits = [p for p in places([it]) if p.column and find_months(p.column) == asked and years(p.column) == years(v.column)]
+    if len(fits) != 1: return None
+    p, was = fits[0], find_numbers(v.quote)[0].value
+    why = (f"{v.quote.strip()} is in the {v.column} column of {it.label}, and the question asks about {_LENGTH[asked]}: "
+           f"read from the {p.column} column instead")
+    return value_at(v.name, p, -p.value if v.number * was < 0 else p.value, note=why, read=why)
+
+def period_read(values: Sequence[Value], items: Sequence[Item], question: str) -> list[Value]:
+    "The values, each read from a column of another length than the question asks read again from its row's column of the asked length."
+    asked = find_months(question, find_quarter(question))
+    return [(asked and _period_cell(v, items, asked)) or v for v in values]
 
 # %% ../nbs/05a_ground.ipynb #3cf03a20
 def name_fit(name: str, p: Place) -> tuple[int, int]:
@@ -280,7 +303,7 @@ def respectively_read(name: str, number: float, items: Sequence[Item]) -> Option
             if y in at and hit and y not in hit: return it, it.text[at[y].start:at[y].end].strip(), at[y].value, hit[0]
     return None
 
-# %% ../nbs/05a_ground.ipynb #ea3fca7e
+# %% ../nbs/05a_ground.ipynb #03b2fbd1
 def _sharing(given: dict[str, float]) -> dict[float, list[str]]:
     "Numbers given to two or more names, with those names."
     by = {}
@@ -297,7 +320,7 @@ def read_names(given: dict[str, float], items: Sequence[Item]) -> tuple[dict[str
                                       f"read the amount it gives for {min(years(k))} ({quote})"))
     for k, v in list(given.items()):
         if (moved := year_cell(k, v, items)) is None: continue
-        (p, q), done = moved, done | {k}; given[k] = q.written  # the cell's own sign
+        (p, q), done = moved, done | {k}; given[k] = -q.written if v * p.written < 0 else q.written  # the sign the model gave
         read.append((q.item.label, q.quote, f"named {k} but written {v:g}, from the {p.column} column of {p.item.label}: "
                                             f"read from the {q.column} column instead"))
     for k, v in list(given.items()):
@@ -312,6 +335,26 @@ def read_names(given: dict[str, float], items: Sequence[Item]) -> tuple[dict[str
             read.append((q.item.label, q.quote, f"named {k} but written {number:g}, the number given to {others}: "
                                                 f"read from the cell of {q.item.label} its name fits ({q.column})"))
     return given, read
+
+# %% ../nbs/05a_ground.ipynb #9824ecf2
+GENERIC = {'total', 'value', 'amount', 'sum', 'change', 'diff', 'difference', 'ratio', 'percent', 'percentage', 'pct', 'growth',
+           'rate', 'average', 'avg', 'current', 'prior', 'previous', 'year', 'years', 'quarter', 'period', 'fiscal', 'end', 'ending',
+           'begin', 'beginning', 'start', 'opening', 'closing', 'first', 'second', 'third', 'fourth', 'last', 'next', 'new', 'old',
+           'number', 'count', 'base', 'result', 'answer', 'num', 'den', 'numerator', 'denominator', 'part', 'whole', 'portion',
+           'fraction', 'company', 'months', 'month', 'six', 'nine', 'three', 'twelve', 'annual', 'yearly', 'quarterly'}
+
+def _glued(text: str) -> str: return re.sub(r'[^a-z0-9]', '', text.lower())
+
+def misnamed(given: dict[str, float], items: Sequence[Item]) -> list[str]:
+    "Why each name whose number sits only in rows that say none of the name's words is suspect ([] when each fits)."
+    out = []
+    for k, v in given.items():
+        words, hits = {w for w in name_words(k) if not w.isdigit()} - GENERIC, places(items, v)
+        if not words or not hits or any(p.item.kind != 'row' or not p.item.filing for p in hits): continue
+        if any(w[:max(4, len(w) - 2)] in _glued(p.item.text) for p in hits for w in words): continue
+        p = hits[0]
+        out.append(f"{k} is {p.quote.strip()} from {p.item.label} ({p.item.row_label}), which says nothing of {' '.join(sorted(words))}")
+    return out
 
 # %% ../nbs/05a_ground.ipynb #0c301f0c
 def year_literals(expr: str, items: Sequence[Item] = ()) -> list[str]:

@@ -13,9 +13,9 @@ from .data import Filing
 from .evidence import YEAR_RE
 
 # %% auto #0
-__all__ = ['GENERIC', 'DATE_RE', 'QUARTER_RE', 'MONTHS_RE', 'LATEST_RE', 'SPAN_RE', 'name_aliases', 'company_aliases',
-           'find_companies', 'Period', 'find_dates', 'find_years', 'find_quarter', 'find_months', 'find_period',
-           'covers', 'pick_filings', 'Scope', 'describe', 'company_periods', 'resolve_scope']
+__all__ = ['GENERIC', 'DATE_RE', 'QUARTER_RE', 'MONTHS_RE', 'LATEST_RE', 'SPAN_RE', 'MARGIN_RE', 'TOP_LINE_RE', 'name_aliases',
+           'company_aliases', 'find_companies', 'Period', 'find_dates', 'find_years', 'find_quarter', 'find_months',
+           'find_period', 'covers', 'pick_filings', 'Scope', 'describe', 'company_periods', 'resolve_scope']
 
 # %% ../nbs/03a_scope.ipynb #bdac35e5
 _LEGAL_RE = re.compile(r'(?:[\s,.&/-]+|/[a-z]{2}\b|\b(?:inc|incorporated|corp|corporation|co|company|companies|ltd|limited|plc|llc|'
@@ -256,3 +256,7 @@ def resolve_scope(question: str, filings: Sequence[Filing], company: Optional[st
     return Scope(tickers=tickers, period=p, filings=[f.id for t in tickers for f in picked[t]],
                  status='ok' if all(picked.values()) else 'not_covered',
                  note='; '.join(_chosen(t, periods.get(t, p), picked[t], filings) for t in tickers))
+
+# %% ../nbs/03a_scope.ipynb #9a273c5a
+MARGIN_RE = re.compile(r'\bmargins?\b', re.I)  # a question about a margin
+TOP_LINE_RE = re.compile(r'revenue|sales|turnover', re.I)  # a row, column or concept that is the top line
