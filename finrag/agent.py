@@ -462,6 +462,7 @@ class Agent:
             try: spec, values, missing, given = check(parse_json(text)); values = period_read(values, items, q)
             except AgentError: pass
         if missing: raise AgentError("ungrounded value(s): " + '; '.join(f"{m} is not in the evidence shown" for m in missing))
+        if why := form_problem(q, spec.expression, values, items): ans.values = values; raise AgentError(f"the answer cannot be right: {why}")
         ans.flags += named_flags(q, spec, values, given, items)
         ans.values = values
         self.evaluate(ans, spec, values, items)
@@ -484,6 +485,7 @@ class Agent:
             values = ground_values(cited, names(spec), items)
         if bad := [v for v in values if not v.grounded]: ans.values = values; raise _ungrounded(bad)
         ans.values = values
+        if why := form_problem(q, spec.expression, values, items): raise AgentError(f"the answer cannot be right: {why}")
         ans.flags += same_unit(values, items) + _read_flags(values)
         self.evaluate(ans, spec, values, items)
 
