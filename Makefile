@@ -70,9 +70,11 @@ test: export-check nbtest pytest  ## everything CI runs
 audit-deps: install  ## known vulnerabilities in the installed packages (PyPI's advisory data); exits 1 if any package could not be checked
 	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
 
-bench-security: models  ## the full security suite: 100,000 hostile expressions against the sandbox; 50 injected filings against the model
+bench-security: models  ## the full security suite: 100,000 hostile expressions, 50 injected filings, API fuzzing, resource limits
 	$(BIN)/python bench/bench_security.py --n 100000
 	$(BIN)/python bench/bench_injection.py
+	$(BIN)/python bench/bench_api_fuzz.py --max-examples 300
+	$(BIN)/python bench/bench_limits.py
 
 bench: models  ## speed and scale benchmarks (not part of the tests)
 	$(BIN)/python bench/bench_retrieval.py

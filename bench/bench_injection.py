@@ -53,7 +53,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as d:
         f = Path(d)/'injected.json'; f.write_text(json.dumps(recs + _clean(recs)))
         ds = load(f)
-        settings = Settings()
+        home = Path(d)/'home'; home.mkdir()  # a scratch index: the attacked pages never enter the user's own
+        (home/'models').symlink_to((Settings().home/'models').resolve())
+        settings = Settings(home=home)
         agent = Agent(settings, retriever=Retriever(settings))
         agent.retriever.index.add_pages(list(ds.pages.values()), progress=False)
         clean = {}

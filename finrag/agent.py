@@ -16,7 +16,7 @@ from .ground import (PLAIN_CONSTANTS, ground_values, lift_literals, misnamed, of
                           recite, year_literals)
 from .conventions import BY_HOW_MUCH, apply_conventions, cited_rules, is_relative_change, name_rules, strip_times_100
 from .answer import (WHICH_Q, Answer, Kind, Stage, answer_kind, cite_facts, compare_winner, display, format_answer, same_unit,  # format_answer: the CLI's
-                           count_error, margin_error, same_cell, unit_error, unit_of)
+                           count_error, margin_error, same_cell, self_ratio, shows_money, unit_error, unit_of)
 
 # %% auto #0
 __all__ = ['NAME_PATTERN', 'EXPR_PATTERN', 'INLINE_PATTERN', 'INLINE_SCHEMA', 'NAMED_SCHEMA', 'parse_json', 'Variable', 'Spec',
@@ -282,9 +282,9 @@ def retrieval_query(question: str, history: Sequence[tuple[str, str]] = ()) -> s
     return ' '.join([q for q, _ in history[-2:]] + [question])
 
 def form_problem(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
-    "The first reason the answer's arithmetic cannot be right whatever its numbers: units, what is counted, a margin's base, one cell read twice."
+    "The first reason the answer's arithmetic cannot be right whatever its numbers: units, what is counted, a margin's base, one cell read twice, a number over itself."
     return (unit_error(question, expr, values, items) or count_error(question, values, items) or margin_error(question, expr, values, items)
-            or same_cell(values))
+            or same_cell(values) or self_ratio(question, expr, values))
 
 def resend_cited(bad: Sequence[Value], units: Optional[str] = None) -> str:
     "The message that sends a cited answer back: values not where cited, or units that cannot answer."
@@ -486,7 +486,9 @@ class Agent:
         if bad := [v for v in values if not v.grounded]: ans.values = values; raise _ungrounded(bad)
         ans.values = values
         if why := form_problem(q, spec.expression, values, items): raise AgentError(f"the answer cannot be right: {why}")
-        ans.flags += same_unit(values, items) + _read_flags(values)
+        expr, fired = apply_conventions(spec.expression, cited_rules(self.settings.conventions, q, values, items))
+        spec = spec.model_copy(update={'expression': expr})
+        ans.flags += same_unit(values, items) + _read_flags(values) + fired
         self.evaluate(ans, spec, values, items)
 
     def evaluate(self, ans: Answer, spec: Spec, values: list[Value], items: Sequence[Item]) -> None:
@@ -495,6 +497,8 @@ class Agent:
         if ans.scope: self.check_topic(ans, values, items)
         inner, times_100 = strip_times_100(spec.expression)
         unit, scale, factor = unit_of(inner, values, items)
+        if ans.scope and _COUNT_Q.search(ans.question) and unit in CURRENCIES.values() and not shows_money(values, items):
+            unit = None; ans.flags.append('read as a count: the question asks how many, and no currency is shown on the rows read')
         if ans.scope and (why := count_of_money(ans.question, unit)): raise Declined(f"not found in the ingested filings: {why}")
         kind, why = answer_kind(unit, spec.kind, ans.question)
         expr = inner if kind == 'percent' and times_100 else spec.expression

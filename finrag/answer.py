@@ -15,8 +15,9 @@ from .scope import MARGIN_RE, TOP_LINE_RE
 
 # %% auto #0
 __all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'RATIO_Q', 'WHICH_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'value_unit',
-           'node_unit', 'result_unit', 'answer_kind', 'display', 'unit_of', 'unit_error', 'count_error', 'margin_error',
-           'same_cell', 'ticker_of', 'compare_winner', 'fact_for', 'cite_facts', 'value_display', 'format_answer']
+           'node_unit', 'result_unit', 'answer_kind', 'display', 'unit_of', 'shows_money', 'unit_error', 'count_error',
+           'margin_error', 'same_cell', 'self_ratio', 'ticker_of', 'compare_winner', 'fact_for', 'cite_facts',
+           'value_display', 'format_answer']
 
 # %% ../nbs/05c_answer.ipynb #e12a6fe9
 Kind = Literal['number', 'percent', 'yes/no']
@@ -218,6 +219,15 @@ def _money_units(values: Sequence[Value], items: Sequence[Item]) -> dict[str, Op
         return None if _money(u) and it is not None and it.kind == 'row' and _COUNTED.search(_labels(v, it)) else u
     return {v.name: unit(v) for v in values}
 
+def shows_money(values: Sequence[Value], items: Sequence[Item]) -> bool:
+    "Whether a value's own cell or row shows a currency, or its sentence puts one before it (a table's `$` on other rows does not count)."
+    for v in values:
+        it = item_of(v, items)
+        if it is not None and it.kind == 'row':
+            if currency(v.quote) or currency(' '.join(it.cells[1:])): return True
+        elif _money(value_unit(v, items)): return True
+    return False
+
 def unit_error(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
     "Why the units of `expr` over `values` cannot answer `question` (None when they can)."
     units, body = _money_units(values, items), parse_expression(expr).body
@@ -269,6 +279,17 @@ def same_cell(values: Sequence[Value]) -> Optional[str]:
         if v.chunk_id and (key := (v.chunk_id, v.column, v.quote)) in seen:
             return f"{seen[key]} and {v.name} both read {v.quote.strip()} in {v.source}: each name needs its own number"
         seen.setdefault((v.chunk_id, v.column, v.quote), v.name)
+    return None
+
+def self_ratio(question: str, expr: str, values: Sequence[Value]) -> Optional[str]:
+    "Why a share or ratio that divides a number by the same number (read from two places) cannot answer (None otherwise)."
+    if not RATIO_Q.search(question): return None
+    by = {v.name: v.number for v in values}
+    for n in ast.walk(parse_expression(expr).body):
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div) and isinstance(n.left, ast.Name) and isinstance(n.right, ast.Name):
+            a, b = by.get(n.left.id), by.get(n.right.id)
+            if a and b and same(abs(a), abs(b)):
+                return f"{n.left.id} and {n.right.id} are both {abs(a):,g}: a share divides the part by a larger whole (the total)"
     return None
 
 # %% ../nbs/05c_answer.ipynb #1fd55bd3

@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     inline_fallback: bool = True  # inline and named modes: when its numbers cannot all be found, answer again with cited variables (one_call)
     max_question_chars: int = 1000
     max_file_mb: float = 50.0  # the largest document `finrag ingest` and `POST /ingest` read (EDGAR 10-Ks run 1-10 MB)
+    max_file_chunks: int = Field(20_000, ge=1)  # passages and table rows one file may add (a 10-K makes 500-2,000): embedding 100,000 takes hours
     rerank: Literal['auto', 'cohere', 'local', 'none'] = 'auto'  # auto: Cohere when COHERE_API_KEY is set, else local
     temperature: float = 0.0
     max_tokens: int = 512

@@ -122,12 +122,12 @@ def _hits(q: set[str], facts: Sequence[tuple[Fact, str, str]]) -> list[FactHit]:
 def find_facts(question: str, scope: Scope, filings: Sequence[Filing], store: FactStore, k: int = 6,
                periods: dict[str, Period] | None = None) -> list[FactHit]:
     "The `k` best facts (one per chunk) of the filings in `scope` for `question`'s words and period; for a margin, the top line too."
-    facts = _in_period(scope, filings, store, periods or {})
-    hits = _hits(question_stems(question, filings), facts)
-    if MARGIN_RE.search(question): hits += _hits(stems(TOP_LINE), facts)[:len(scope.filings)]
-    best = {}
-    for h in hits: best.setdefault(h.chunk_id, h)
-    return list(best.values())[:k]
+    facts, best = _in_period(scope, filings, store, periods or {}), {}
+    for h in _hits(question_stems(question, filings), facts): best.setdefault(h.chunk_id, h)
+    first = list(best.values())
+    top = _hits(stems(TOP_LINE), facts)[:len(scope.filings)] if MARGIN_RE.search(question) else []
+    top = [h for h in top if h.chunk_id not in {x.chunk_id for x in first[:k]}]  # the top line keeps its place within the k
+    return (first[:max(k - len(top), 0)] + top)[:k]
 
 # %% ../nbs/03b_facts.ipynb #09c66ad7
 def _interleave(lists: Sequence[list]) -> list:
