@@ -125,7 +125,7 @@ def find_facts(question: str, scope: Scope, filings: Sequence[Filing], store: Fa
     facts, best = _in_period(scope, filings, store, periods or {}), {}
     for h in _hits(question_stems(question, filings), facts): best.setdefault(h.chunk_id, h)
     first = list(best.values())
-    top = _hits(stems(TOP_LINE), facts)[:len(scope.filings)] if MARGIN_RE.search(question) else []
+    top = list({h.filing: h for h in reversed(_hits(stems(TOP_LINE), facts))}.values()) if MARGIN_RE.search(question) else []  # each filing's best
     top = [h for h in top if h.chunk_id not in {x.chunk_id for x in first[:k]}]  # the top line keeps its place within the k
     return (first[:max(k - len(top), 0)] + top)[:k]
 
