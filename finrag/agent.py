@@ -16,7 +16,7 @@ from .ground import (PLAIN_CONSTANTS, ground_values, lift_literals, misnamed, of
                           recite, year_literals)
 from .conventions import BY_HOW_MUCH, apply_conventions, cited_rules, is_relative_change, name_rules, strip_times_100
 from .answer import (WHICH_Q, Answer, Kind, Stage, answer_kind, cite_facts, compare_winner, display, format_answer, same_unit,  # format_answer: the CLI's
-                           count_error, margin_error, same_cell, self_ratio, shows_money, unit_error, unit_of)
+                           count_error, margin_error, same_cell, self_ratio, shows_money, unit_error, unit_of, which_error)
 
 # %% auto #0
 __all__ = ['NAME_PATTERN', 'EXPR_PATTERN', 'INLINE_PATTERN', 'INLINE_SCHEMA', 'NAMED_SCHEMA', 'parse_json', 'Variable', 'Spec',
@@ -282,9 +282,9 @@ def retrieval_query(question: str, history: Sequence[tuple[str, str]] = ()) -> s
     return ' '.join([q for q, _ in history[-2:]] + [question])
 
 def form_problem(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
-    "The first reason the answer's arithmetic cannot be right whatever its numbers: units, what is counted, a margin's base, one cell read twice, a number over itself."
+    "The first reason the answer's arithmetic cannot be right whatever its numbers: units, what is counted, a margin's base, one cell read twice, a number over itself, a comparison naming no company."
     return (unit_error(question, expr, values, items) or count_error(question, values, items) or margin_error(question, expr, values, items)
-            or same_cell(values) or self_ratio(question, expr, values))
+            or same_cell(values) or self_ratio(question, expr, values) or which_error(question, expr, values, items))
 
 def resend_cited(bad: Sequence[Value], units: Optional[str] = None) -> str:
     "The message that sends a cited answer back: values not where cited, or units that cannot answer."

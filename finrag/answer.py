@@ -16,8 +16,8 @@ from .scope import MARGIN_RE, TOP_LINE_RE
 # %% auto #0
 __all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'RATIO_Q', 'WHICH_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'value_unit',
            'node_unit', 'result_unit', 'answer_kind', 'display', 'unit_of', 'shows_money', 'unit_error', 'count_error',
-           'margin_error', 'same_cell', 'self_ratio', 'ticker_of', 'compare_winner', 'fact_for', 'cite_facts',
-           'value_display', 'format_answer']
+           'margin_error', 'same_cell', 'self_ratio', 'ticker_of', 'compare_winner', 'which_error', 'fact_for',
+           'cite_facts', 'value_display', 'format_answer']
 
 # %% ../nbs/05c_answer.ipynb #e12a6fe9
 Kind = Literal['number', 'percent', 'yes/no']
@@ -304,14 +304,24 @@ def _side(node: ast.AST, values: Sequence[Value], items: Sequence[Item]) -> set:
     names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
     return {ticker_of(getattr(item_of(v, items), 'filing', None)) for v in values if v.name in names}
 
-def compare_winner(question: str, expr: str, values: Sequence[Value], items: Sequence[Item], result: object) -> Optional[str]:
-    "For a 'which ...' question answered by comparing two companies' values: the company whose side the comparison favours."
-    if not isinstance(result, bool) or not WHICH_Q.match(question): return None
+def _company_sides(expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[tuple[str, str]]:
+    "(left, right): the companies of a comparison whose two sides each use the values of one company, not the same (None otherwise)."
     node = parse_expression(expr).body
     if not isinstance(node, ast.Compare) or len(node.ops) != 1 or not isinstance(node.ops[0], (ast.Gt, ast.GtE, ast.Lt, ast.LtE)): return None
     left, right = _side(node.left, values, items), _side(node.comparators[0], values, items)
     if len(left) != 1 or len(right) != 1 or left == right or None in left | right: return None
-    return next(iter(left if result else right))
+    return next(iter(left)), next(iter(right))
+
+def compare_winner(question: str, expr: str, values: Sequence[Value], items: Sequence[Item], result: object) -> Optional[str]:
+    "For a 'which ...' question answered by comparing two companies' values: the company whose side the comparison favours."
+    if not isinstance(result, bool) or not WHICH_Q.match(question) or (sides := _company_sides(expr, values, items)) is None: return None
+    return sides[0 if result else 1]
+
+def which_error(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
+    "Why a 'which ...' answer over several companies' filings cannot name one: its sides are not one company each (None when they are)."
+    companies = sorted({ticker_of(it.filing) for it in items if it.filing})
+    if not WHICH_Q.match(question) or len(companies) < 2 or _company_sides(expr, values, items): return None
+    return f"the question asks which company: compare one value of each company ({', '.join(companies)}), each side read from its own filing"
 
 # %% ../nbs/05c_answer.ipynb #a94ee4b0
 def _digits(text: Optional[str]) -> str: return re.sub(r'\D', '', text or '')
