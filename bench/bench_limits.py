@@ -35,7 +35,9 @@ class Peak(threading.Thread):
 def big_table_html(rows: int) -> bytes:
     "An inline-XBRL-free 10-K-like page with one table of `rows` rows."
     body = ''.join(f'<tr><td>Segment line {i}</td><td>{i:,}</td><td>{i + 7:,}</td></tr>' for i in range(rows))
-    return (f'<html><body><div>Item 8. Financial Statements</div><div>(In millions)</div><table><tr><td></td><td>2024</td><td>2023</td></tr>'
+    cover = ('<div>UNITED STATES SECURITIES AND EXCHANGE COMMISSION</div><div>FORM 10-K</div>'
+             '<div>For the fiscal year ended December 31, 2024</div><div>Huge Tables Corp</div>')
+    return (f'<html><body>{cover}<div>Item 8. Financial Statements</div><div>(In millions)</div><table><tr><td></td><td>2024</td><td>2023</td></tr>'
             f'{body}</table></body></html>').encode()
 
 
@@ -94,7 +96,8 @@ def main() -> int:
             r, t = timed(lambda: httpx.post(f"{url}/ask", json={'question': 'What was revenue? ' * 300}, headers=h('reader'), timeout=60))
             out['question_5kb'] = dict(status=r.status_code, error=r.json().get('error'), seconds=t)
             data = big_table_html(a.rows)
-            r, t = timed(lambda: httpx.post(f"{url}/ingest", files={'file': ('huge-10k.htm', data)}, headers=h('ingester'), timeout=120))
+            r, t = timed(lambda: httpx.post(f"{url}/ingest", files={'file': ('huge-10k.htm', data)}, data={'company': 'HUGE'},
+                                           headers=h('ingester'), timeout=120))
             job, t0 = r.json(), time.perf_counter()
             while (job := httpx.get(url + r.json()['status_url'], headers=h('ingester'), timeout=60).json())['status'] in ('queued', 'running'):
                 if time.perf_counter() - t0 > 1800: break

@@ -14,7 +14,7 @@ from .data import Page
 from .auth import ApiKey, AuthError, Forbidden, KeyStore, RateLimiter, authorize, key_from_headers, key_id
 from .audit import AuditError, AuditLog, answer_record, open_audit_log
 from fastcore.basics import patch
-from .admission import (ApiError, Busy, Gate, GatedLLM, Metrics, check_text, default_metrics, error_parts,
+from .admission import (ApiError, Busy, Gate, GatedLLM, Metrics, check_text, default_metrics, error_parts, scrub_paths,
                                validation_error)
 from .jobs import Job, Jobs, parse_records
 from fastapi import Request, Security  # module-level: FastAPI resolves the dependency's annotations here
@@ -179,7 +179,8 @@ def _answer(self: FinragAPI, key: ApiKey, question: str, page_id, company, year,
         ans = agent.ask(question, page_id=page_id, company=company, year=year, companies=key.companies or None,
                         conversation_id=f"{key.id}:{conversation_id}" if conversation_id else None)
     if hold.busy is not None: raise hold.busy
-    ans.conversation_id = conversation_id
+    ans.conversation_id, ans.error = conversation_id, scrub_paths(ans.error)
+    for st in ans.trace: st.error = scrub_paths(st.error)
     audit.update(answer_record(ans))
     self.metrics.observe_answer(ans)
     if ans.failed_stage == 'input': raise ApiError(422, f"invalid question: {ans.error}", field='question', reason=ans.error)
@@ -208,7 +209,8 @@ def job(self: FinragAPI, key: ApiKey, job_id: str) -> Job:
     j = self.jobs.get(job_id) if len(job_id) <= 64 else None
     if j is None or (j.key_id != key.id and not key.can('admin')):
         raise ApiError(404, f"no ingestion job '{job_id[:64]}'", field='job_id', reason='unknown job (or not yours)')
-    return j
+    report = j.report and {**j.report, 'errors': [scrub_paths(e) for e in j.report.get('errors') or []]}
+    return j.model_copy(update=dict(error=scrub_paths(j.error), report=report))
 
 @patch
 def pages(self: FinragAPI, limit: int = 1000, offset: int = 0, key: ApiKey | None = None) -> Future:
