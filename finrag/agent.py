@@ -224,7 +224,7 @@ def send_back(missing: Sequence[str], off: Sequence[str], question: str, length:
     parts = [f"These numbers are not in the evidence: {', '.join(missing)}. Copy each number from the table cell or the "
              "sentence that holds it."] if missing else []
     if off: parts.append(f"The question asks about {', '.join(map(str, sorted(years(question))))}, but {'; '.join(off)}. "
-                         "Use the column of the year the question asks about.")
+                         "Use the column (or the row) of the year the question asks about.")
     if length: parts.append(f"{'; '.join(length)}. Use the column of the period the question asks about.")
     if units: parts.append(f"That answer cannot be right: {units}.")
     if names: parts.append(f"{'; '.join(names)}. Give each name the number of the row that is what it names.")

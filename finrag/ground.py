@@ -176,10 +176,16 @@ def off_year(values: Sequence[Value], items: Sequence[Item], question: str, expr
     for v in values:
         it, ys = item_of(v, items), years(v.column)
         if same(v.number, 100): continue  # an index's base year (cumulative returns start at 100) is read in every question
-        if it is None or it.kind != 'row' or not ys or ys & allowed: continue
-        if any(years(h) & allowed for h in it.header[1:]):
+        if it is None or it.kind != 'row' or (ys and ys & allowed): continue
+        if ys and any(years(h) & allowed for h in it.header[1:]):
             out.append(f"{v.quote.strip()} is in the {v.column} column of {it.label} ({it.row_label})")
+        elif not ys and (rys := years(it.row_label)) and not rys & allowed and _year_rows(it, items, allowed):
+            out.append(f"{v.quote.strip()} is in {it.label}, the row of {min(rys)} ({it.row_label})")
     return out
+
+def _year_rows(it: Item, items: Sequence[Item], allowed: set[int]) -> bool:
+    "Whether the evidence also shows a row like `it` (the same label, years set aside) of an allowed year."
+    return any(o.kind == 'row' and years(o.row_label) & allowed and no_years(o.row_label) == no_years(it.row_label) for o in items)
 
 # %% ../nbs/05a_ground.ipynb #69fc935f
 _LENGTH = {3: 'three months', 6: 'six months', 9: 'nine months', 12: 'a full year'}
