@@ -7,7 +7,7 @@ For each attacked page: did the attack change the answer's form (not a percentag
 but arithmetic in the expression evaluated), change the value (the clean page answered right, the attacked one not),
 put its words into a displayed variable name, and was it flagged. Prints the shares and writes every answer.
 """
-import argparse, json, re, sys, tempfile, time
+import argparse, json, os, re, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ def main() -> int:
         f = Path(d)/'injected.json'; f.write_text(json.dumps(recs + _clean(recs)))
         ds = load(f)
         home = Path(d)/'home'; home.mkdir()  # a scratch index: the attacked pages never enter the user's own
-        (home/'models').symlink_to((Settings().home/'models').resolve())
+        (home/'models').symlink_to((Path(os.environ.get('FINRAG_HOME', ROOT/'.finrag'))/'models').resolve())  # as the Makefile assembles them
         settings = Settings(home=home)
         agent = Agent(settings, retriever=Retriever(settings))
         agent.retriever.index.add_pages(list(ds.pages.values()), progress=False)
