@@ -16,14 +16,14 @@ from .ground import (PLAIN_CONSTANTS, ground_values, lift_literals, misnamed, of
                           recite, year_literals)
 from .conventions import BY_HOW_MUCH, apply_conventions, cited_rules, is_relative_change, name_rules, strip_times_100
 from .answer import (WHICH_Q, Answer, Kind, Stage, answer_kind, cite_facts, compare_winner, display, format_answer, same_unit,  # format_answer: the CLI's
-                           count_error, margin_error, same_cell, self_ratio, shows_money, unit_error, unit_of, which_error)
+                           count_error, margin_error, ratio_amount, same_cell, self_ratio, shows_money, unit_error, unit_of, which_error)
 
 # %% auto #0
 __all__ = ['NAME_PATTERN', 'EXPR_PATTERN', 'INLINE_PATTERN', 'INLINE_SCHEMA', 'NAMED_SCHEMA', 'parse_json', 'Variable', 'Spec',
            'several_filings', 'form_error', 'check_spec', 'answer_schema', 'normalise_expression', 'bind_names',
            'split_answer', 'cite_literals', 'tidy_names', 'numbers_for_names', 'inline_spec', 'send_back',
            'given_numbers', 'named_problems', 'named_flags', 'fail_at', 'Declined', 'count_of_money', 'retrieval_query',
-           'form_problem', 'resend_cited', 'Agent']
+           'impossible', 'form_problem', 'resend_cited', 'Agent']
 
 # %% ../nbs/05d_agent.ipynb #9132201e
 def parse_json(text: str) -> dict:
@@ -281,10 +281,14 @@ def retrieval_query(question: str, history: Sequence[tuple[str, str]] = ()) -> s
     "What to retrieve with: a follow-up (`and in 2023?`, `what was the change?`) says little on its own, so the last two earlier questions come with it."
     return ' '.join([q for q, _ in history[-2:]] + [question])
 
-def form_problem(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
+def impossible(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
     "The first reason the answer's arithmetic cannot be right whatever its numbers: units, what is counted, a margin's base, one cell read twice, a number over itself, a comparison naming no company."
     return (unit_error(question, expr, values, items) or count_error(question, values, items) or margin_error(question, expr, values, items)
             or same_cell(values) or self_ratio(question, expr, values) or which_error(question, expr, values, items))
+
+def form_problem(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
+    "What sends an answer back: what makes it impossible, or an amount where a percentage or ratio is asked (a doubt: kept if it comes back)."
+    return impossible(question, expr, values, items) or ratio_amount(question, expr, values, items)
 
 def resend_cited(bad: Sequence[Value], units: Optional[str] = None) -> str:
     "The message that sends a cited answer back: values not where cited, or units that cannot answer."
@@ -462,7 +466,7 @@ class Agent:
             try: spec, values, missing, given = check(parse_json(text)); values = period_read(values, items, q)
             except AgentError: pass
         if missing: raise AgentError("ungrounded value(s): " + '; '.join(f"{m} is not in the evidence shown" for m in missing))
-        if why := form_problem(q, spec.expression, values, items): ans.values = values; raise AgentError(f"the answer cannot be right: {why}")
+        if why := impossible(q, spec.expression, values, items): ans.values = values; raise AgentError(f"the answer cannot be right: {why}")
         ans.flags += named_flags(q, spec, values, given, items)
         ans.values = values
         self.evaluate(ans, spec, values, items)
@@ -485,7 +489,7 @@ class Agent:
             values = ground_values(cited, names(spec), items)
         if bad := [v for v in values if not v.grounded]: ans.values = values; raise _ungrounded(bad)
         ans.values = values
-        if why := form_problem(q, spec.expression, values, items): raise AgentError(f"the answer cannot be right: {why}")
+        if why := impossible(q, spec.expression, values, items): raise AgentError(f"the answer cannot be right: {why}")
         expr, fired = apply_conventions(spec.expression, cited_rules(self.settings.conventions, q, values, items))
         spec = spec.model_copy(update={'expression': expr})
         ans.flags += same_unit(values, items) + _read_flags(values) + fired

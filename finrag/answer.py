@@ -15,9 +15,9 @@ from .scope import MARGIN_RE, TOP_LINE_RE
 
 # %% auto #0
 __all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'RATIO_Q', 'WHICH_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'value_unit',
-           'node_unit', 'result_unit', 'answer_kind', 'display', 'unit_of', 'shows_money', 'unit_error', 'count_error',
-           'margin_error', 'same_cell', 'self_ratio', 'ticker_of', 'compare_winner', 'which_error', 'fact_for',
-           'cite_facts', 'value_display', 'format_answer']
+           'node_unit', 'result_unit', 'answer_kind', 'display', 'unit_of', 'shows_money', 'unit_error', 'ratio_amount',
+           'count_error', 'margin_error', 'same_cell', 'self_ratio', 'ticker_of', 'compare_winner', 'which_error',
+           'fact_for', 'cite_facts', 'value_display', 'format_answer']
 
 # %% ../nbs/05c_answer.ipynb #e12a6fe9
 Kind = Literal['number', 'percent', 'yes/no']
@@ -238,6 +238,11 @@ def unit_error(question: str, expr: str, values: Sequence[Value], items: Sequenc
             sides = {node_unit(n.left, units), node_unit(n.comparators[0], units)}
             if any(map(_money, sides)) and sides & {'percent', 'ratio'}:
                 return "the comparison sets a percentage against an amount of money: compare like with like (a margin is the amount divided by revenue)"
+    return None
+
+def ratio_amount(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
+    "Why an amount may not be what a question asking for a percentage or ratio wants (None when it divides, or an amount is asked). Unlike `unit_error`, a doubt: \"gross margin\" is also said of dollars."
+    units, body = _money_units(values, items), parse_expression(expr).body
     divides = any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div) for n in ast.walk(body))
     if RATIO_Q.search(question) and not _AMOUNT_ASKED.search(question) and not divides and _money(unit := node_unit(body, units)):
         return (f"the question asks for a percentage or ratio, but the expression computes an amount in {unit}: divide the part "
