@@ -15,15 +15,15 @@ from .evidence import AgentError, Item, Value, injection_flags, make_items, rend
 from .ground import (PLAIN_CONSTANTS, ground_values, lift_literals, misnamed, off_period, off_year, period_read, question_numbers, read_names,
                           recite, year_literals)
 from .conventions import BY_HOW_MUCH, apply_conventions, cited_rules, is_relative_change, name_rules, strip_times_100
-from .answer import (WHICH_Q, Answer, Kind, Stage, answer_kind, cite_facts, compare_winner, display, format_answer, same_unit,  # format_answer: the CLI's
-                           count_error, margin_error, ratio_amount, same_cell, self_ratio, shows_money, unit_error, unit_of, which_error)
+from .answer import (WHICH_Q, COUNT_Q, Answer, Kind, Stage, answer_kind, cite_facts, compare_winner, display, format_answer,  # format_answer: the CLI's
+                           same_unit, count_of_money, form_problem, impossible, shows_money, unit_of)
 
 # %% auto #0
 __all__ = ['NAME_PATTERN', 'EXPR_PATTERN', 'INLINE_PATTERN', 'INLINE_SCHEMA', 'NAMED_SCHEMA', 'parse_json', 'Variable', 'Spec',
            'several_filings', 'form_error', 'check_spec', 'answer_schema', 'normalise_expression', 'bind_names',
            'split_answer', 'cite_literals', 'tidy_names', 'numbers_for_names', 'inline_spec', 'send_back',
-           'given_numbers', 'named_problems', 'named_flags', 'fail_at', 'Declined', 'count_of_money', 'retrieval_query',
-           'impossible', 'form_problem', 'resend_cited', 'Agent']
+           'given_numbers', 'named_problems', 'named_flags', 'fail_at', 'Declined', 'retrieval_query', 'resend_cited',
+           'Agent']
 
 # %% ../nbs/05d_agent.ipynb #9132201e
 def parse_json(text: str) -> dict:
@@ -269,26 +269,9 @@ def _ungrounded(bad: Sequence[Value]) -> AgentError:
 class Declined(AgentError):
     "What the question asks is not in the ingested filings (or it names no company among several): the answer says so, with no number."
 
-_COUNT_Q = re.compile(r'\bhow many\b(?!\s+(?:dollars|euros|pounds|yen|millions|billions|thousands)\b)', re.I)
-
-def count_of_money(question: str, unit: Optional[str]) -> Optional[str]:
-    "Why an amount of money cannot answer a question that asks how many (units sold, deliveries, employees), else None."
-    if _COUNT_Q.search(question) and unit in CURRENCIES.values():
-        return f"the question asks how many, and the numbers found are amounts of money ({unit})"
-    return None
-
 def retrieval_query(question: str, history: Sequence[tuple[str, str]] = ()) -> str:
     "What to retrieve with: a follow-up (`and in 2023?`, `what was the change?`) says little on its own, so the last two earlier questions come with it."
     return ' '.join([q for q, _ in history[-2:]] + [question])
-
-def impossible(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
-    "The first reason the answer's arithmetic cannot be right whatever its numbers: units, what is counted, a margin's base, one cell read twice, a number over itself, a comparison naming no company."
-    return (unit_error(question, expr, values, items) or count_error(question, values, items) or margin_error(question, expr, values, items)
-            or same_cell(values) or self_ratio(question, expr, values) or which_error(question, expr, values, items))
-
-def form_problem(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
-    "What sends an answer back: what makes it impossible, or an amount where a percentage or ratio is asked (a doubt: kept if it comes back)."
-    return impossible(question, expr, values, items) or ratio_amount(question, expr, values, items)
 
 def resend_cited(bad: Sequence[Value], units: Optional[str] = None) -> str:
     "The message that sends a cited answer back: values not where cited, or units that cannot answer."
@@ -501,7 +484,7 @@ class Agent:
         if ans.scope: self.check_topic(ans, values, items)
         inner, times_100 = strip_times_100(spec.expression)
         unit, scale, factor = unit_of(inner, values, items)
-        if ans.scope and _COUNT_Q.search(ans.question) and unit in CURRENCIES.values() and not shows_money(values, items):
+        if ans.scope and COUNT_Q.search(ans.question) and unit in CURRENCIES.values() and not shows_money(values, items):
             unit = None; ans.flags.append('read as a count: the question asks how many, and no currency is shown on the rows read')
         if ans.scope and (why := count_of_money(ans.question, unit)): raise Declined(f"not found in the ingested filings: {why}")
         kind, why = answer_kind(unit, spec.kind, ans.question)

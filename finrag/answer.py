@@ -14,10 +14,11 @@ from .sandbox import parse_expression
 from .scope import MARGIN_RE, TOP_LINE_RE
 
 # %% auto #0
-__all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'RATIO_Q', 'WHICH_Q', 'Stage', 'Answer', 'value_scale', 'same_unit', 'value_unit',
-           'node_unit', 'result_unit', 'answer_kind', 'display', 'unit_of', 'shows_money', 'unit_error', 'ratio_amount',
-           'count_error', 'margin_error', 'same_cell', 'self_ratio', 'ticker_of', 'compare_winner', 'which_error',
-           'fact_for', 'cite_facts', 'value_display', 'format_answer']
+__all__ = ['Kind', 'SCALE_NAMES', 'PERCENT_Q', 'RATIO_Q', 'WHICH_Q', 'COUNT_Q', 'Stage', 'Answer', 'value_scale', 'same_unit',
+           'value_unit', 'node_unit', 'result_unit', 'answer_kind', 'display', 'unit_of', 'shows_money', 'unit_error',
+           'ratio_amount', 'count_error', 'margin_error', 'same_cell', 'self_ratio', 'ticker_of', 'compare_winner',
+           'which_error', 'count_of_money', 'impossible', 'form_problem', 'fact_for', 'cite_facts', 'value_display',
+           'format_answer']
 
 # %% ../nbs/05c_answer.ipynb #e12a6fe9
 Kind = Literal['number', 'percent', 'yes/no']
@@ -327,6 +328,24 @@ def which_error(question: str, expr: str, values: Sequence[Value], items: Sequen
     companies = sorted({ticker_of(it.filing) for it in items if it.filing})
     if not WHICH_Q.match(question) or len(companies) < 2 or _company_sides(expr, values, items): return None
     return f"the question asks which company: compare one value of each company ({', '.join(companies)}), each side read from its own filing"
+
+# %% ../nbs/05c_answer.ipynb #505eaa61
+COUNT_Q = re.compile(r'\bhow many\b(?!\s+(?:dollars|euros|pounds|yen|millions|billions|thousands)\b)', re.I)
+
+def count_of_money(question: str, unit: Optional[str]) -> Optional[str]:
+    "Why an amount of money cannot answer a question that asks how many (units sold, deliveries, employees), else None."
+    if COUNT_Q.search(question) and unit in CURRENCIES.values():
+        return f"the question asks how many, and the numbers found are amounts of money ({unit})"
+    return None
+
+def impossible(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
+    "The first reason the answer's arithmetic cannot be right whatever its numbers: units, what is counted, a margin's base, one cell read twice, a number over itself, a comparison naming no company."
+    return (unit_error(question, expr, values, items) or count_error(question, values, items) or margin_error(question, expr, values, items)
+            or same_cell(values) or self_ratio(question, expr, values) or which_error(question, expr, values, items))
+
+def form_problem(question: str, expr: str, values: Sequence[Value], items: Sequence[Item]) -> Optional[str]:
+    "What sends an answer back: what makes it impossible, or an amount where a percentage or ratio is asked (a doubt: kept if it comes back)."
+    return impossible(question, expr, values, items) or ratio_amount(question, expr, values, items)
 
 # %% ../nbs/05c_answer.ipynb #a94ee4b0
 def _digits(text: Optional[str]) -> str: return re.sub(r'\D', '', text or '')
