@@ -8,14 +8,13 @@ import ast, json, re, time
 from typing import Any, Callable, Optional, Sequence
 from pydantic import BaseModel, Field
 from .config import FinragError, Settings
-from .data import CURRENCIES
 from .llm import LLM, Completion, Prompt, load_prompt
 from .sandbox import SandboxError, evaluate, expression_names, parse_expression, substitute
 from .evidence import AgentError, Item, Value, injection_flags, make_items, render_items, source_name, years
 from .ground import (PLAIN_CONSTANTS, ground_values, lift_literals, misnamed, off_period, off_year, period_read, question_numbers, read_names,
                           recite, year_literals)
 from .conventions import BY_HOW_MUCH, apply_conventions, cited_rules, is_relative_change, name_rules, strip_times_100
-from .answer import (WHICH_Q, COUNT_Q, Answer, Kind, Stage, answer_kind, cite_facts, compare_winner, display, format_answer,  # format_answer: the CLI's
+from .answer import (WHICH_Q, Answer, Kind, Stage, answer_kind, cite_facts, compare_winner, display, format_answer,  # format_answer: the CLI's
                            same_unit, count_of_money, form_problem, impossible, shows_money, unit_of)
 
 # %% auto #0
@@ -484,9 +483,9 @@ class Agent:
         if ans.scope: self.check_topic(ans, values, items)
         inner, times_100 = strip_times_100(spec.expression)
         unit, scale, factor = unit_of(inner, values, items)
-        if ans.scope and COUNT_Q.search(ans.question) and unit in CURRENCIES.values() and not shows_money(values, items):
+        if ans.scope and (why := count_of_money(ans.question, unit)):  # money for how many: a count if its rows show no currency
+            if shows_money(values, items): raise Declined(f"not found in the ingested filings: {why}")
             unit = None; ans.flags.append('read as a count: the question asks how many, and no currency is shown on the rows read')
-        if ans.scope and (why := count_of_money(ans.question, unit)): raise Declined(f"not found in the ingested filings: {why}")
         kind, why = answer_kind(unit, spec.kind, ans.question)
         expr = inner if kind == 'percent' and times_100 else spec.expression
         if expr is inner and times_100: ans.flags.append('removed a top-level * 100: percentages are computed as fractions')

@@ -13,8 +13,8 @@ from .scope import find_months, find_quarter
 
 # %% auto #0
 __all__ = ['PLAIN_CONSTANTS', 'GENERIC', 'match_column', 'ground_row', 'ground_text', 'recite', 'ground_one', 'ground_values',
-           'question_numbers', 'lift_literals', 'adds_only', 'allowed_years', 'off_year', 'off_period', 'period_read',
-           'name_fit', 'best_cell', 'year_cell', 'year_place', 'shared_places', 'respectively_pairs',
+           'question_numbers', 'lift_literals', 'adds_only', 'allowed_years', 'off_year', 'off_period', 'model_signed',
+           'period_read', 'name_fit', 'best_cell', 'year_cell', 'year_place', 'shared_places', 'respectively_pairs',
            'respectively_read', 'read_names', 'misnamed', 'year_literals']
 
 # %% ../nbs/05a_ground.ipynb #4e66980b
@@ -202,16 +202,20 @@ def off_period(values: Sequence[Value], items: Sequence[Item], question: str) ->
     return out
 
 # %% ../nbs/05a_ground.ipynb #c0559706
+def model_signed(new: float, model: float, shown: float) -> float:
+    "`new` read instead of a number shown as `shown` that the model wrote as `model`: turned when the model turned the sign (a cost in parentheses written as positive)."
+    return -new if model * shown < 0 else new
+
 def _period_cell(v: Value, items: Sequence[Item], asked: int) -> Optional[Value]:
     "`v` read again from its row's one column of `asked` months and the same year (None when there is no such single column)."
     it = item_of(v, items)
     if it is None or it.kind != 'row' or v.number is None or find_months(v.column or '') in (None, asked): return None
     fits = [p for p in places([it]) if p.column and find_months(p.column) == asked and years(p.column) == years(v.column)]
     if len(fits) != 1: return None
-    p, was = fits[0], find_numbers(v.quote)[0].value
+    p = fits[0]
     why = (f"{v.quote.strip()} is in the {v.column} column of {it.label}, and the question asks about {_LENGTH[asked]}: "
            f"read from the {p.column} column instead")
-    return value_at(v.name, p, -p.value if v.number * was < 0 else p.value, note=why, read=why)
+    return value_at(v.name, p, model_signed(p.value, v.number, find_numbers(v.quote)[0].value), note=why, read=why)
 
 def period_read(values: Sequence[Value], items: Sequence[Item], question: str) -> list[Value]:
     "The values, each read from a column of another length than the question asks read again from its row's column of the asked length."
@@ -219,9 +223,11 @@ def period_read(values: Sequence[Value], items: Sequence[Item], question: str) -
     return [(asked and _period_cell(v, items, asked)) or v for v in values]
 
 # %% ../nbs/05a_ground.ipynb #3cf03a20
+def _glued(text: str) -> str: return re.sub(r'[^a-z0-9]', '', text.lower())  # PDF text glues words: compare without spaces
+
 def name_fit(name: str, p: Place) -> tuple[int, int]:
     "How well `p` fits `name`: (whether its row or column states the name's year, how many of the name's words its label and column hold, spaces dropped: PDF text glues words, `pointincrease`)."
-    glued = re.sub(r'[^a-z0-9]', '', p.where.lower())
+    glued = _glued(p.where)
     return int(bool(years(name) & column_years(p.where))), sum(1 for w in name_words(name) if w in glued)
 
 def best_cell(name: str, items: Sequence[Item]) -> Optional[tuple[Place, tuple[int, int]]]:
@@ -326,7 +332,7 @@ def read_names(given: dict[str, float], items: Sequence[Item]) -> tuple[dict[str
                                       f"read the amount it gives for {min(years(k))} ({quote})"))
     for k, v in list(given.items()):
         if (moved := year_cell(k, v, items)) is None: continue
-        (p, q), done = moved, done | {k}; given[k] = -q.written if v * p.written < 0 else q.written  # the sign the model gave
+        (p, q), done = moved, done | {k}; given[k] = model_signed(q.written, v, p.written)
         read.append((q.item.label, q.quote, f"named {k} but written {v:g}, from the {p.column} column of {p.item.label}: "
                                             f"read from the {q.column} column instead"))
     for k, v in list(given.items()):
@@ -348,8 +354,6 @@ GENERIC = {'total', 'value', 'amount', 'sum', 'change', 'diff', 'difference', 'r
            'begin', 'beginning', 'start', 'opening', 'closing', 'first', 'second', 'third', 'fourth', 'last', 'next', 'new', 'old',
            'number', 'count', 'base', 'result', 'answer', 'num', 'den', 'numerator', 'denominator', 'part', 'whole', 'portion',
            'fraction', 'company', 'months', 'month', 'six', 'nine', 'three', 'twelve', 'annual', 'yearly', 'quarterly'}
-
-def _glued(text: str) -> str: return re.sub(r'[^a-z0-9]', '', text.lower())
 
 def misnamed(given: dict[str, float], items: Sequence[Item]) -> list[str]:
     "Why each name whose number sits only in rows that say none of the name's words is suspect ([] when each fits)."
